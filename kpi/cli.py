@@ -1,0 +1,288 @@
+"""python -m kpi — the same engine the pages use, for batch jobs and checks (SPEC §6).
+
+Exit codes: 0 success, 1 refused input or validation errors, 2 usage error.
+With --json, stdout carries exactly one JSON document and nothing else.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+import unicodedata
+from pathlib import Path
+
+from kpi.ingest.datasets import DATASETS
+
+EXIT_OK, EXIT_REFUSED, EXIT_USAGE = 0, 1, 2
+
+
+class UsageError(Exception):
+    """A command line that cannot be run as given (exit 2)."""
+
+
+def roc_year(text: str) -> int:
+    """108 or 2019 → 108."""
+    s = unicodedata.normalize("NFKC", str(text)).strip().removesuffix("年度").removesuffix("年")
+    if not s.isdigit():
+        raise argparse.ArgumentTypeError(f"年度應為數字（108 或 2019）：{text}")
+    y = int(s)
+    y = y - 1911 if y > 1911 else y
+    if not 1 <= y <= 200:
+        raise argparse.ArgumentTypeError(f"年度超出範圍：{text}")
+    return y
+
+
+def quarter_number(text: str) -> int:
+    """2, Q2, 第2季 → 2."""
+    s = unicodedata.normalize("NFKC", str(text)).strip().upper()
+    m = re.fullmatch(r"(?:第)?Q?([1-4])(?:季)?", s)
+    if not m:
+        raise argparse.ArgumentTypeError(f"季別應為 1–4：{text}")
+    return int(m.group(1))
+
+
+def _parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--db", default=argparse.SUPPRESS, help="database URL (else KPI_DATABASE_URL, else data/kpi.sqlite3)")
+    common.add_argument("--json", action="store_true", default=argparse.SUPPRESS, help="print one JSON document")
+    common.add_argument("--lang", choices=("zh-TW", "en"), default=argparse.SUPPRESS, help="message language")
+    p = argparse.ArgumentParser(prog="python -m kpi", description="施政績效儀表板 command line", parents=[common])
+    sub = p.add_subparsers(dest="command", required=True)
+
+    imp = sub.add_parser("import", parents=[common], help="validate and import workbooks")
+    imp.add_argument("files", nargs="+", type=Path)
+    imp.add_argument("--dry-run", action="store_true", help="validate and compare only; write nothing")
+    imp.add_argument("--year", type=roc_year, help="the year when the file does not say (108 or 2019)")
+    imp.add_argument("--quarter", type=quarter_number, help="the quarter when the file does not say")
+    imp.add_argument("--replace", action="store_true", help="visits: replace the file's quarters wholesale")
+
+    st = sub.add_parser("status", parents=[common], help="figures of one quarter")
+    st.add_argument("--year", type=roc_year, required=True)
+    st.add_argument("--quarter", type=quarter_number, required=True)
+    st.add_argument("--program", action="append", default=[], help="work program filter (repeatable)")
+
+    plan = sub.add_parser("plan", parents=[common], help="the 施政計畫")
+    psub = plan.add_subparsers(dest="plan_command", required=True)
+    pp = psub.add_parser("parse", parents=[common], help="parse a plan text (nothing stored)")
+    pp.add_argument("file", type=Path)
+    pi = psub.add_parser("import", parents=[common], help="parse and store a plan text")
+    pi.add_argument("file", type=Path)
+    pi.add_argument("--agency", default="", help="the agency's name, if the text does not say")
+    ps = psub.add_parser("show", parents=[common], help="show the stored plan")
+    ps.add_argument("--year", type=roc_year)
+
+    sub.add_parser("batches", parents=[common], help="list imports")
+    undo = sub.add_parser("undo", parents=[common], help="undo an import")
+    undo.add_argument("batch", type=int)
+
+    tpl = sub.add_parser("template", parents=[common], help="write a blank, documented workbook")
+    tpl.add_argument("dataset", choices=sorted(DATASETS))
+    tpl.add_argument("-o", "--output", type=Path, required=True)
+
+    demo = sub.add_parser("demo", parents=[common], help="load or remove the bundled sample year")
+    demo.add_argument("--remove", action="store_true")
+    demo.add_argument("--first-run", action="store_true", help="load only if this store has never started before")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # argparse: 0 for --help, 2 for usage errors
+        return int(exc.code or 0)
+    as_json = getattr(args, "json", False)
+    lang = getattr(args, "lang", "zh-TW")
+    try:
+        return _run(args, as_json, lang)
+    except UsageError as exc:
+        _fail(str(exc), as_json)
+        return EXIT_USAGE
+
+
+def _fail(message: str, as_json: bool) -> None:
+    if as_json:
+        print(json.dumps({"error": message}, ensure_ascii=False))
+    else:
+        print(message, file=sys.stderr)
+
+
+def _emit(doc: dict, as_json: bool, text: str) -> None:
+    if as_json:
+        print(json.dumps(doc, ensure_ascii=False, indent=2))
+    else:
+        print(text)
+
+
+def _engine(args):
+    from kpi.engine import Engine
+    from kpi.store import Store
+
+    return Engine(Store(getattr(args, "db", None)))
+
+
+def _run(args, as_json: bool, lang: str) -> int:
+    cmd = args.command
+    if cmd == "plan":
+        return _plan(args, as_json, lang)
+    if cmd == "template":
+        from kpi.templates import write_template
+
+        write_template(args.dataset, args.output, lang=lang)
+        _emit({"file": str(args.output), "dataset": args.dataset}, as_json, f"已寫出範本 {args.output}")
+        return EXIT_OK
+    engine = _engine(args)
+    if cmd == "import":
+        return _import(engine, args, as_json, lang)
+    if cmd == "status":
+        return _status(engine, args, as_json, lang)
+    if cmd == "batches":
+        bs = [b.as_json() for b in engine.store.batches()]
+        lines = [
+            f"{b['batch']:>5}  {b['when']}  {b['status']:<7} {','.join(b['datasets']):<12} "
+            f"{b['rows']:>7} 列  {b['who']}  {b['file']}"
+            for b in bs
+        ]
+        _emit({"batches": bs}, as_json, "\n".join(lines) or "（尚無匯入紀錄）")
+        return EXIT_OK
+    if cmd == "undo":
+        from kpi.store import StoreError
+
+        try:
+            restored = engine.undo(args.batch)
+        except StoreError as exc:
+            _fail(exc.message_en if lang == "en" else exc.message_zh, as_json)
+            return EXIT_REFUSED
+        _emit({"batch": args.batch, "status": "undone", "keys": restored}, as_json, f"已復原批次 {args.batch}")
+        return EXIT_OK
+    if cmd == "demo":
+        if args.remove:
+            n = engine.remove_sample()
+            _emit({"removed_batches": n}, as_json, f"已移除範例資料（{n} 個批次）")
+            return EXIT_OK
+        results = engine.first_run() if args.first_run else engine.load_sample()
+        refused = [r for r in results if r.status == "refused"]
+        _emit(
+            {"files": [r.as_json(lang) for r in results]},
+            as_json,
+            f"已載入範例資料：{len(results) - len(refused)} 個檔案" if results else "範例資料已經載入。",
+        )
+        return EXIT_REFUSED if refused else EXIT_OK
+    raise UsageError(f"unknown command {cmd}")  # pragma: no cover - argparse guards this
+
+
+def _import(engine, args, as_json: bool, lang: str) -> int:
+    results = []
+    for path in args.files:
+        results.append(
+            engine.import_path(
+                path,
+                year=args.year,
+                quarter=args.quarter,
+                replace=args.replace,
+                dry_run=args.dry_run,
+                context=engine.context(args.year, args.quarter, "命令列 --year/--quarter", "command line --year/--quarter"),
+            )
+        )
+    docs = [r.as_json(lang) for r in results]
+    lines = []
+    for d in docs:
+        head = {"imported": "已匯入", "valid": "檢查通過（未寫入）", "refused": "拒絕匯入"}[d["status"]]
+        batch = f"，批次 {d['batch']}" if d["batch"] else ""
+        lines.append(f"{d['file']}：{head}（{d['dataset'] or '—'}，{d['rows']} 列{batch}）")
+        if d["status"] == "imported" and not d["batch"]:
+            lines.append("  內容與資料庫相同，未新增批次。")
+        for p in d["errors"]:
+            lines.append(f"  錯誤 {_where(p)}{p['message']}")
+        for p in d["warnings"]:
+            lines.append(f"  警告 {_where(p)}{p['message']}")
+    _emit({"files": docs}, as_json, "\n".join(lines))
+    return EXIT_REFUSED if any(d["status"] == "refused" for d in docs) else EXIT_OK
+
+
+def _where(p: dict) -> str:
+    parts = []
+    if p.get("sheet"):
+        parts.append(f"[{p['sheet']}]")
+    if p.get("row"):
+        parts.append(f"第{p['row']}列")
+    if p.get("column"):
+        parts.append(f"{p['column']}欄" + (f"（{p['header']}）" if p.get("header") else ""))
+    if p.get("value") not in (None, ""):
+        parts.append(f"值「{p['value']}」")
+    return (" ".join(parts) + "：") if parts else ""
+
+
+def _status(engine, args, as_json: bool, lang: str) -> int:
+    from kpi.relations import canonical_program
+
+    plan = engine.plan(args.year)
+    known = {p.name for p in plan.programs}
+    programs = []
+    for name in args.program:
+        canon = canonical_program(unicodedata.normalize("NFKC", name).strip())
+        if canon not in known and canon not in engine.store.budget_programs(args.year):
+            raise UsageError(f"找不到工作計畫「{name}」。可用：{'、'.join(sorted(known))}")
+        programs.append(canon)
+    st = engine.status(args.year, args.quarter, tuple(programs))
+    doc = st.as_json(lang)
+    lines = [f"{args.year}年第{args.quarter}季" + (f"（{'、'.join(programs)}）" if programs else "")]
+    for g in st.goals:
+        ach = "—" if g.achievement is None else f"{g.achievement:.1%}"
+        lines.append(f"{g.id} {g.light:<6} {ach:>7}  {g.title}")
+    for k in st.kpis:
+        a = "—" if k.actual is None else f"{k.actual:,.4g}"
+        t = "—" if k.target is None else f"{k.target:,.4g}"
+        ach = "—" if k.achievement is None else f"{k.achievement:.1%}"
+        lines.append(f"  {k.id:<5} {k.light:<6} {a:>12} / {t:<10} {ach:>7}  {k.name_zh}")
+    bt = st.budget_totals
+    if bt.allotted:
+        lines.append(f"預算數 {bt.budget:,.0f} 元；累計分配數 {bt.allotted:,.0f} 元；執行數 {bt.executed:,.0f} 元")
+    _emit(doc, as_json, "\n".join(lines))
+    return EXIT_OK
+
+
+def _plan(args, as_json: bool, lang: str) -> int:
+    from kpi.plan import PlanError, parse_plan
+
+    if args.plan_command in ("parse", "import"):
+        try:
+            text = args.file.read_text(encoding="utf-8-sig")
+        except (OSError, UnicodeDecodeError) as exc:
+            _fail(f"無法讀取計畫檔 {args.file}：{exc}", as_json)
+            return EXIT_REFUSED
+        try:
+            plan = parse_plan(text, agency=getattr(args, "agency", ""))
+        except PlanError as exc:
+            _fail(str(exc), as_json)
+            return EXIT_REFUSED
+        if args.plan_command == "import":
+            engine = _engine(args)
+            engine.store.save_plan(plan.year, plan.agency, text)
+        _emit(plan.to_json(), as_json, _plan_text(plan))
+        return EXIT_OK
+    engine = _engine(args)
+    plan = engine.plan(args.year)
+    _emit(plan.to_json(), as_json, _plan_text(plan))
+    return EXIT_OK
+
+
+def _plan_text(plan) -> str:
+    c = plan.counts()
+    lines = [
+        f"{plan.year}年度施政計畫 {plan.agency}".strip(),
+        f"目標 {c['goals']}、策略 {c['strategies']}、工作計畫 {c['programs']}、重要計畫項目 {c['items']}、實施內容 {c['actions']}",
+    ]
+    for g in plan.goals:
+        lines.append(f"{g.id} {g.title}")
+        lines.extend(f"   {s.id} {s.title}" for s in g.strategies)
+    for p in plan.programs:
+        lines.append(f"■ {p.name}")
+        lines.extend(f"   - {i.name}（{len(i.actions)} 項）" for i in p.items)
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,358 @@
+"""Year-to-date actuals, achievement, lights and goal roll-ups.
+
+The database does the heavy part: one grouped query per dataset and year returns
+month-level sums (a few hundred rows however many rows are stored), and the indicator
+formulas of data/kpis.yaml are evaluated on those sums. Every ratio is a ratio of sums.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+import sqlalchemy as sa
+
+from kpi.catalog import Catalog, Indicator, Measure, achievement, light
+from kpi.plan import Plan
+from kpi.relations import load_relations
+from kpi.store import ROW_TABLES, Store
+
+QUARTERS = (1, 2, 3, 4)
+# Fields a formula may name that are not columns: executed = spent + payable (SPEC §4).
+_VIRTUAL = {"executed": lambda t: t.c.spent + sa.func.coalesce(t.c.payable, 0)}
+
+
+@dataclass(frozen=True)
+class KpiFigure:
+    """One indicator at one quarter."""
+
+    id: str
+    name_zh: str
+    name_en: str
+    goal: str
+    quarter: int
+    actual: float | None
+    target: float | None
+    achievement: float | None
+    light: str
+    previous: float | None = None  # the previous quarter's actual (Q1: None)
+    note: str | None = None
+    original_target: float | None = None  # the catalogue's target when it was revised
+
+    @property
+    def change(self) -> float | None:
+        if self.actual is None or self.previous is None:
+            return None
+        return self.actual - self.previous
+
+
+@dataclass(frozen=True)
+class GoalFigure:
+    """A goal's weighted achievement over its indicators that have data."""
+
+    id: str
+    title: str
+    achievement: float | None
+    light: str
+    lights: dict[str, int] = field(default_factory=dict)  # light → number of indicators
+
+
+@dataclass(frozen=True)
+class BudgetTotals:
+    budget: float | None
+    allotted: float | None
+    executed: float | None
+
+    @property
+    def rate(self) -> float | None:
+        if not self.allotted or self.executed is None:
+            return None
+        return self.executed / self.allotted
+
+
+@dataclass(frozen=True)
+class Status:
+    """Everything ``kpi status`` reports for one year, quarter and program filter."""
+
+    year: int
+    quarter: int
+    programs: tuple[str, ...]
+    kpis: tuple[KpiFigure, ...]
+    goals: tuple[GoalFigure, ...]
+    budget_totals: BudgetTotals
+
+    def as_json(self, lang: str = "zh-TW") -> dict:
+        def num(x: float | None) -> float | None:
+            if x is None:
+                return None
+            return int(x) if float(x).is_integer() else round(float(x), 6)
+
+        return {
+            "year": self.year,
+            "quarter": self.quarter,
+            "programs": list(self.programs),
+            "kpis": [
+                {
+                    "id": k.id,
+                    "name": k.name_en if lang == "en" else k.name_zh,
+                    "goal": k.goal,
+                    "actual": num(k.actual),
+                    "target": num(k.target),
+                    "achievement": num(k.achievement),
+                    "light": k.light,
+                    "previous": num(k.previous),
+                    "note": k.note,
+                }
+                for k in self.kpis
+            ],
+            "goals": [
+                {"id": g.id, "title": g.title, "achievement": num(g.achievement), "light": g.light, "lights": g.lights}
+                for g in self.goals
+            ],
+            "budget_totals": {
+                "budget": num(self.budget_totals.budget),
+                "allotted": num(self.budget_totals.allotted),
+                "executed": num(self.budget_totals.executed),
+            },
+        }
+
+
+# -- month-level sums from SQL ---------------------------------------------------------------
+
+
+def _measures(ind: Indicator) -> list[Measure]:
+    f = ind.formula
+    return [m for m in (f.numerator, f.denominator) if m is not None]
+
+
+def _column(t: sa.Table, name: str) -> sa.ColumnElement:
+    return _VIRTUAL[name](t) if name in _VIRTUAL else t.c[name]
+
+
+def _sum_label(m: Measure) -> str:
+    if m.measure == "count":
+        return "n"
+    if m.measure == "weighted":
+        return "w__" + "__".join(m.fields)
+    return "s__" + m.field
+
+
+def month_sums(store: Store, dataset: str, year: int, indicators: list[Indicator], programs: tuple[str, ...] = ()) -> pd.DataFrame:
+    """Sums per month and per value of every field the indicators filter on, for one year."""
+    t = ROW_TABLES[dataset]
+    measures = [m for ind in indicators for m in _measures(ind)]
+    group: dict[str, sa.ColumnElement] = {"month": t.c.month}
+    for m in measures:
+        for name in m.where:
+            if name == "ally":
+                group["country"] = t.c.country
+                group["date"] = t.c.date
+            elif name == "reported":
+                continue
+            else:
+                group[name] = t.c[name]
+        reported = m.where.get("reported")
+        if reported:
+            group[f"has__{reported}"] = t.c[reported].is_not(None)
+    sums: dict[str, sa.ColumnElement] = {"n": sa.func.count()}
+    for m in measures:
+        label = _sum_label(m)
+        if m.measure == "sum":
+            sums[label] = sa.func.sum(_column(t, m.field))
+        elif m.measure == "weighted":
+            a, b = (_column(t, n) for n in m.fields)
+            sums[label] = sa.func.sum(a * b)
+    q = (
+        sa.select(*(c.label(k) for k, c in group.items()), *(c.label(k) for k, c in sums.items()))
+        .where(t.c.current, sa.not_(t.c.deleted), t.c.year == year)
+        .group_by(*group.values())
+    )
+    if programs and dataset == "budget":
+        q = q.where(t.c.program.in_(programs))
+    with store.read() as conn:
+        result = conn.execute(q)
+        frame = pd.DataFrame(result.fetchall(), columns=list(result.keys()))
+    for k in sums:
+        frame[k] = pd.to_numeric(frame[k], errors="coerce").astype(float)
+    return frame
+
+
+def _select(frame: pd.DataFrame, m: Measure, ally: np.ndarray | None) -> pd.DataFrame:
+    mask = np.ones(len(frame), dtype=bool)
+    for name, wanted in m.where.items():
+        if name == "ally":
+            mask &= ally if wanted else ~ally
+        elif name == "reported":
+            mask &= frame[f"has__{wanted}"].astype(bool).to_numpy()
+        else:
+            mask &= frame[name].isin(list(wanted)).to_numpy()
+    return frame[mask]
+
+
+def _by_month(frame: pd.DataFrame, m: Measure, ally: np.ndarray | None) -> pd.Series:
+    """Month → the measure's sum over that month's rows."""
+    part = _select(frame, m, ally)
+    return part.groupby("month")[_sum_label(m)].sum(min_count=1).reindex(range(1, 13))
+
+
+def _quarter_value(by_month: pd.Series, quarter: int, at_quarter_end: bool) -> float:
+    last = quarter * 3
+    if at_quarter_end:
+        # A cumulative report (budget): the quarter's last month alone holds year to date.
+        return float(np.nan_to_num(by_month.get(last, 0.0)))
+    return float(by_month.loc[1:last].fillna(0).sum())
+
+
+def _has_data(months: set[int], quarter: int, at_quarter_end: bool) -> bool:
+    """White light unless the dataset has rows for the quarter (its last month, if cumulative)."""
+    wanted = {quarter * 3} if at_quarter_end else {quarter * 3 - 2, quarter * 3 - 1, quarter * 3}
+    return bool(months & wanted)
+
+
+# -- indicators ------------------------------------------------------------------------------
+
+
+def actuals(store: Store, catalog: Catalog, year: int, programs: tuple[str, ...] = ()) -> pd.DataFrame:
+    """Year-to-date actual of every indicator at each quarter: index kpi id, columns 1–4."""
+    out: dict[str, list[float | None]] = {}
+    by_dataset: dict[str, list[Indicator]] = {}
+    for ind in catalog.indicators:
+        by_dataset.setdefault(ind.formula.dataset, []).append(ind)
+    relations = load_relations()
+    for dataset, inds in by_dataset.items():
+        if dataset == "kpi_values":
+            reported = reported_values(store, year)
+            for ind in inds:
+                out[ind.id] = [reported.get((ind.id, q)) for q in QUARTERS]
+            continue
+        frame = month_sums(store, dataset, year, inds, programs)
+        ally = None
+        if "country" in frame and len(frame):
+            ally = np.asarray(relations.ally_mask(frame["country"], pd.to_datetime(frame["date"])), dtype=bool)
+        months = set(int(m) for m in frame.loc[frame["n"] > 0, "month"]) if len(frame) else set()
+        for ind in inds:
+            f = ind.formula
+            at_end = f.at == "quarter_end"
+            values: list[float | None] = []
+            num = _by_month(frame, f.numerator, ally) if len(frame) else None
+            den = _by_month(frame, f.denominator, ally) if len(frame) and f.denominator else None
+            for q in QUARTERS:
+                if num is None or not _has_data(months, q, at_end):
+                    values.append(None)
+                    continue
+                n = _quarter_value(num, q, at_end)
+                if den is None:
+                    values.append(n)
+                    continue
+                d = _quarter_value(den, q, at_end)
+                values.append(n / d if d else None)
+            out[ind.id] = values
+    return pd.DataFrame.from_dict(out, orient="index", columns=list(QUARTERS))
+
+
+def reported_values(store: Store, year: int) -> dict[tuple[str, int], float]:
+    """(kpi, quarter) → the reported year-to-date value (indicator-values sheet)."""
+    t = ROW_TABLES["kpi_values"]
+    q = sa.select(t.c.kpi, t.c.quarter, t.c.value).where(
+        t.c.current, sa.not_(t.c.deleted), t.c.year == year, t.c.value.is_not(None)
+    )
+    with store.read() as conn:
+        return {(k, int(qq)): float(v) for k, qq, v in conn.execute(q)}
+
+
+def commentary(store: Store, year: int) -> dict[tuple[str, int], str]:
+    """(kpi, quarter) → the commentary (說明) reported for it."""
+    t = ROW_TABLES["kpi_values"]
+    q = sa.select(t.c.kpi, t.c.quarter, t.c.note).where(
+        t.c.current, sa.not_(t.c.deleted), t.c.year == year, t.c.note.is_not(None), t.c.note != ""
+    )
+    with store.read() as conn:
+        return {(k, int(qq)): str(n) for k, qq, n in conn.execute(q)}
+
+
+def targets(store: Store, catalog: Catalog, year: int) -> dict[str, tuple[tuple[float | None, ...], tuple[float | None, ...]]]:
+    """Indicator → (current targets Q1–Q4, catalogue targets Q1–Q4); revisions win."""
+    overrides = store.target_overrides(year)
+    out = {}
+    for ind in catalog.indicators:
+        base = ind.targets_for(year) or (None, None, None, None)
+        current = tuple(overrides.get((ind.id, q), base[q - 1]) for q in QUARTERS)
+        out[ind.id] = (current, tuple(base))
+    return out
+
+
+def selected_indicators(catalog: Catalog, programs: tuple[str, ...]) -> tuple[Indicator, ...]:
+    return catalog.for_programs(programs) if programs else catalog.indicators
+
+
+def indicator_grid(store: Store, catalog: Catalog, year: int, programs: tuple[str, ...] = ()) -> list[KpiFigure]:
+    """Every selected indicator at every quarter of the year."""
+    acts = actuals(store, catalog, year, programs)
+    tgts = targets(store, catalog, year)
+    notes = commentary(store, year)
+    out = []
+    for ind in selected_indicators(catalog, programs):
+        current, base = tgts[ind.id]
+        for q in QUARTERS:
+            a = acts.loc[ind.id, q] if ind.id in acts.index else None
+            a = None if a is None or pd.isna(a) else float(a)
+            prev = acts.loc[ind.id, q - 1] if q > 1 and ind.id in acts.index else None
+            prev = None if prev is None or pd.isna(prev) else float(prev)
+            target = current[q - 1]
+            ach = achievement(a, target, ind.direction)
+            out.append(
+                KpiFigure(
+                    id=ind.id,
+                    name_zh=ind.name_zh,
+                    name_en=ind.name_en,
+                    goal=ind.goal,
+                    quarter=q,
+                    actual=a,
+                    target=target,
+                    achievement=ach,
+                    light=light(ach, catalog.thresholds),
+                    previous=prev,
+                    note=notes.get((ind.id, q)),
+                    original_target=base[q - 1] if base[q - 1] != target else None,
+                )
+            )
+    return out
+
+
+def roll_up(plan: Plan, catalog: Catalog, figures: list[KpiFigure]) -> list[GoalFigure]:
+    """Each goal's weighted mean of capped achievements over indicators with data."""
+    weights = {ind.id: ind.weight for ind in catalog.indicators}
+    out = []
+    for goal in plan.goals:
+        mine = [k for k in figures if k.goal == goal.id]
+        have = [k for k in mine if k.achievement is not None]
+        counts = {name: sum(1 for k in mine if k.light == name) for name in ("green", "yellow", "red", "white")}
+        if have:
+            total_w = sum(weights[k.id] for k in have)
+            ach = sum(min(k.achievement, catalog.cap) * weights[k.id] for k in have) / total_w
+        else:
+            ach = None
+        out.append(GoalFigure(goal.id, goal.title, ach, light(ach, catalog.thresholds), counts))
+    return out
+
+
+def budget_totals(store: Store, year: int, quarter: int, programs: tuple[str, ...] = ()) -> BudgetTotals:
+    """Budget, allotted and executed (NT$) at the quarter's last month."""
+    t = ROW_TABLES["budget"]
+    q = sa.select(
+        sa.func.sum(t.c.budget), sa.func.sum(t.c.allotted), sa.func.sum(t.c.spent + sa.func.coalesce(t.c.payable, 0))
+    ).where(t.c.current, sa.not_(t.c.deleted), t.c.year == year, t.c.month == quarter * 3)
+    if programs:
+        q = q.where(t.c.program.in_(programs))
+    with store.read() as conn:
+        b, a, e = conn.execute(q).one()
+    return BudgetTotals(*(None if v is None else float(v) for v in (b, a, e)))
+
+
+def status(store: Store, catalog: Catalog, plan: Plan, year: int, quarter: int, programs: tuple[str, ...] = ()) -> Status:
+    """The figures of one quarter: indicators, goals and budget totals."""
+    grid = indicator_grid(store, catalog, year, programs)
+    now = [k for k in grid if k.quarter == quarter]
+    goals = roll_up(plan, catalog, now)
+    return Status(year, quarter, tuple(programs), tuple(now), tuple(goals), budget_totals(store, year, quarter, programs))

@@ -1,0 +1,761 @@
+"""SQLAlchemy tables, batches and undo: the only module that writes.
+
+Every uploaded row is kept as a *version* tagged with its batch. A key's current value is
+the version from the newest batch that is not undone; the ``current`` flag materialises
+that rule so queries stay a plain ``WHERE current``. Undo clears the flag on the batch's
+versions and sets it again on the newest surviving version of each key it touched, so
+undoing the newest batch gives back exactly the rows that were there before it.
+Removing rows (a visits upload that replaces its quarters) writes *tombstones*: versions
+with ``deleted`` set, undone like any other version.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import os
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from kpi.ingest.datasets import (
+    DATASETS,
+    DATE,
+    INT,
+    MONEY,
+    MONTH,
+    NUMBER,
+    QUARTER,
+    RATE,
+    YEAR,
+    Dataset,
+)
+from kpi.paths import DEFAULT_DB_PATH, ROOT
+
+metadata = sa.MetaData()
+
+meta = sa.Table(
+    "meta",
+    metadata,
+    sa.Column("key", sa.String(64), primary_key=True),
+    sa.Column("value", sa.Text, nullable=False),
+)
+
+batches = sa.Table(
+    "batches",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("datasets", sa.String(100), nullable=False),
+    sa.Column("file_name", sa.Text, nullable=False),
+    sa.Column("sha256", sa.String(64), nullable=False),
+    sa.Column("size", sa.BigInteger, nullable=False),
+    sa.Column("who", sa.String(200), nullable=False),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+    sa.Column("rows", sa.Integer, nullable=False),
+    sa.Column("new", sa.Integer, nullable=False),
+    sa.Column("changed", sa.Integer, nullable=False),
+    sa.Column("unchanged", sa.Integer, nullable=False),
+    sa.Column("removed", sa.Integer, nullable=False),
+    sa.Column("summary", sa.Text, nullable=False),  # JSON: year, months, warnings count …
+    sa.Column("status", sa.String(16), nullable=False),  # active | undone
+    sa.Column("undone_at", sa.DateTime),
+    sa.Column("undone_by", sa.String(200)),
+)
+
+batch_files = sa.Table(
+    "batch_files",
+    metadata,
+    sa.Column("batch_id", sa.Integer, sa.ForeignKey("batches.id"), primary_key=True),
+    sa.Column("content", sa.LargeBinary, nullable=False),
+)
+
+plans = sa.Table(
+    "plans",
+    metadata,
+    sa.Column("year", sa.Integer, primary_key=True),
+    sa.Column("agency", sa.String(200), nullable=False),
+    sa.Column("source", sa.Text, nullable=False),
+    sa.Column("loaded_at", sa.DateTime, nullable=False),
+    sa.Column("loaded_by", sa.String(200), nullable=False),
+)
+
+target_revisions = sa.Table(
+    "target_revisions",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("kpi", sa.String(32), nullable=False),
+    sa.Column("year", sa.Integer, nullable=False),
+    sa.Column("quarter", sa.Integer, nullable=False),
+    sa.Column("old", sa.Float),
+    sa.Column("new", sa.Float, nullable=False),
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("who", sa.String(200), nullable=False),
+    sa.Column("at", sa.DateTime, nullable=False),
+    sa.Index("ix_target_revisions_kpi_year", "kpi", "year"),
+)
+
+audit = sa.Table(
+    "audit",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("at", sa.DateTime, nullable=False),
+    sa.Column("who", sa.String(200), nullable=False),
+    sa.Column("action", sa.String(40), nullable=False),
+    sa.Column("detail", sa.Text, nullable=False),
+)
+
+_SQL_TYPES = {
+    YEAR: sa.Integer,
+    MONTH: sa.Integer,
+    QUARTER: sa.Integer,
+    INT: sa.BigInteger,
+    MONEY: sa.Float,
+    NUMBER: sa.Float,
+    RATE: sa.Float,
+    DATE: sa.Date,
+}
+
+# Visits are keyed by date; year and month are derived so figures can filter like the others.
+_DERIVED = {"visits": ("year", "month")}
+
+
+def _row_table(ds: Dataset) -> sa.Table:
+    """The versioned rows table of a dataset, derived from its schema."""
+    cols = [
+        sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+        sa.Column("batch_id", sa.Integer, sa.ForeignKey("batches.id"), nullable=False),
+        sa.Column("current", sa.Boolean, nullable=False),
+        sa.Column("deleted", sa.Boolean, nullable=False),
+    ]
+    for f in ds.stored_fields:
+        # Key columns are NOT NULL ('' for a blank text) so key equality is plain '='.
+        cols.append(sa.Column(f.name, _SQL_TYPES.get(f.kind, sa.Text), nullable=f.name not in ds.key))
+    for name in _DERIVED.get(ds.name, ()):
+        cols.append(sa.Column(name, sa.Integer, nullable=False))
+    period = ("year", "month") if ds.name != "kpi_values" else ("year", "quarter")
+    return sa.Table(
+        f"{ds.name}_rows",
+        metadata,
+        *cols,
+        sa.Index(f"ix_{ds.name}_current_period", "current", *period),
+        sa.Index(f"ix_{ds.name}_key", *ds.key),
+        sa.Index(f"ix_{ds.name}_batch", "batch_id"),
+    )
+
+
+ROW_TABLES: dict[str, sa.Table] = {name: _row_table(ds) for name, ds in DATASETS.items()}
+
+
+class StoreError(Exception):
+    """A write the store refuses; the message is for the user (zh-TW / en)."""
+
+    def __init__(self, message_zh: str, message_en: str) -> None:
+        super().__init__(message_zh)
+        self.message_zh = message_zh
+        self.message_en = message_en
+
+
+@dataclass(frozen=True)
+class Changes:
+    """How a file's rows compare with what the store holds."""
+
+    new: int = 0
+    changed: int = 0
+    unchanged: int = 0
+    removed: int = 0
+
+    def __add__(self, other: Changes) -> Changes:
+        return Changes(
+            self.new + other.new,
+            self.changed + other.changed,
+            self.unchanged + other.unchanged,
+            self.removed + other.removed,
+        )
+
+    @property
+    def writes_anything(self) -> bool:
+        return bool(self.new or self.changed or self.removed)
+
+    def as_dict(self) -> dict[str, int]:
+        return {"new": self.new, "changed": self.changed, "unchanged": self.unchanged, "removed": self.removed}
+
+
+@dataclass(frozen=True)
+class ImportOutcome:
+    """What an import wrote (or, on a dry run, would write)."""
+
+    batch_id: int | None
+    changes: dict[str, Changes]
+    written: bool
+
+    @property
+    def total(self) -> Changes:
+        out = Changes()
+        for c in self.changes.values():
+            out = out + c
+        return out
+
+
+@dataclass(frozen=True)
+class BatchInfo:
+    """One import as listed on the history page and by ``kpi batches``."""
+
+    id: int
+    datasets: tuple[str, ...]
+    file_name: str
+    sha256: str
+    size: int
+    who: str
+    created_at: dt.datetime
+    rows: int
+    new: int
+    changed: int
+    unchanged: int
+    removed: int
+    status: str
+    undone_at: dt.datetime | None
+    undone_by: str | None
+    summary: dict = field(default_factory=dict)
+
+    def as_json(self) -> dict:
+        return {
+            "batch": self.id,
+            "datasets": list(self.datasets),
+            "file": self.file_name,
+            "sha256": self.sha256,
+            "size": self.size,
+            "who": self.who,
+            "when": self.created_at.isoformat(timespec="seconds"),
+            "rows": self.rows,
+            "new": self.new,
+            "changed": self.changed,
+            "unchanged": self.unchanged,
+            "removed": self.removed,
+            "status": self.status,
+            "undone_at": self.undone_at.isoformat(timespec="seconds") if self.undone_at else None,
+            "undone_by": self.undone_by,
+            **{k: v for k, v in self.summary.items() if k in ("year", "months", "quarters")},
+        }
+
+
+def resolve_url(url: str | None = None) -> str:
+    """The database URL: the argument, else KPI_DATABASE_URL, else the bundled SQLite file."""
+    url = url or os.environ.get("KPI_DATABASE_URL") or f"sqlite:///{DEFAULT_DB_PATH}"
+    # psycopg 3 is the driver we ship; plain postgres URLs should just work.
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            url = "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+def make_engine(url: str) -> Engine:
+    """An engine with SQLite set up for several readers and one writer at a time."""
+    if url.startswith("sqlite"):
+        path = url.split("///", 1)[-1]
+        if path and path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        engine = sa.create_engine(url, connect_args={"timeout": 30})
+
+        @sa.event.listens_for(engine, "connect")
+        def _on_connect(dbapi_conn, _record) -> None:
+            # Let SQLAlchemy's "begin" event choose BEGIN or BEGIN IMMEDIATE (below).
+            dbapi_conn.isolation_level = None
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA busy_timeout=30000")
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.execute("PRAGMA synchronous=NORMAL")
+            cur.close()
+
+        @sa.event.listens_for(engine, "begin")
+        def _on_begin(conn: Connection) -> None:
+            # Writers take the write lock up front so two imports serialise instead of
+            # failing halfway with "database is locked".
+            mode = conn.get_execution_options().get("sqlite_begin", "DEFERRED")
+            conn.exec_driver_sql(f"BEGIN {mode}")
+
+        return engine
+    return sa.create_engine(url, pool_pre_ping=True)
+
+
+def upgrade(engine: Engine) -> None:
+    """Bring the schema to the newest migration (Alembic)."""
+    from alembic import command
+    from alembic.config import Config
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(ROOT / "migrations"))
+    with engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            # Two app servers starting at once must not both create the tables.
+            conn.execute(sa.text("SELECT pg_advisory_xact_lock(7302019)"))
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "head")
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now().replace(microsecond=0)
+
+
+def _records(frame: pd.DataFrame) -> list[dict]:
+    """Rows as plain Python values, NA → None, for executemany."""
+    out = frame.astype(object).where(frame.notna(), None)
+    return out.to_dict("records")
+
+
+def _values_equal(a: pd.Series, b: pd.Series) -> np.ndarray:
+    """Element-wise equality where NA equals NA and floats compare with a small tolerance."""
+    both_na = a.isna().to_numpy() & b.isna().to_numpy()
+    if pd.api.types.is_numeric_dtype(a) and pd.api.types.is_numeric_dtype(b):
+        x = a.to_numpy(dtype=float, na_value=np.nan)
+        y = b.to_numpy(dtype=float, na_value=np.nan)
+        close = np.isclose(x, y, rtol=1e-9, atol=1e-6)
+        return both_na | np.nan_to_num(close, nan=False).astype(bool)
+    x = a.astype(object).where(a.notna(), None).to_numpy()
+    y = b.astype(object).where(b.notna(), None).to_numpy()
+    return both_na | np.array([u == v for u, v in zip(x, y, strict=True)], dtype=bool)
+
+
+class Store:
+    """The dashboard's database: plans, uploaded rows in versions, batches, targets, audit."""
+
+    def __init__(self, url: str | None = None, *, migrate: bool = True) -> None:
+        self.url = resolve_url(url)
+        self.engine = make_engine(self.url)
+        if migrate:
+            upgrade(self.engine)
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+    @contextmanager
+    def _write(self) -> Iterator[Connection]:
+        """One write transaction, serialised against other writers, bumping the version."""
+        engine = self.engine.execution_options(sqlite_begin="IMMEDIATE")
+        with engine.begin() as conn:
+            if conn.dialect.name == "postgresql":
+                conn.execute(sa.text("SELECT pg_advisory_xact_lock(7302020)"))
+            yield conn
+            self._bump_version(conn)
+
+    @contextmanager
+    def read(self) -> Iterator[Connection]:
+        """A read-only connection (one consistent snapshot)."""
+        with self.engine.connect() as conn:
+            yield conn
+
+    # -- version -------------------------------------------------------------------
+
+    def version(self) -> int:
+        """A number that changes with every write: the cache key of every figure."""
+        with self.engine.connect() as conn:
+            value = conn.execute(sa.select(meta.c.value).where(meta.c.key == "version")).scalar()
+        return int(value or 0)
+
+    def get_meta(self, key: str) -> str | None:
+        with self.read() as conn:
+            return conn.execute(sa.select(meta.c.value).where(meta.c.key == key)).scalar()
+
+    def claim_meta(self, key: str, value: str) -> bool:
+        """Set a flag once; True for the one caller that set it (first start, for example)."""
+        with self._write() as conn:
+            if conn.execute(sa.select(meta.c.value).where(meta.c.key == key)).first() is not None:
+                return False
+            conn.execute(sa.insert(meta).values(key=key, value=value))
+            return True
+
+    @staticmethod
+    def _bump_version(conn: Connection) -> None:
+        updated = conn.execute(
+            sa.update(meta)
+            .where(meta.c.key == "version")
+            .values(value=sa.cast(sa.cast(meta.c.value, sa.Integer) + 1, sa.Text))
+        ).rowcount
+        if not updated:
+            conn.execute(sa.insert(meta).values(key="version", value="1"))
+
+    # -- audit ---------------------------------------------------------------------
+
+    @staticmethod
+    def _audit(conn: Connection, who: str, action: str, detail: dict) -> None:
+        conn.execute(
+            sa.insert(audit).values(
+                at=_now(), who=who, action=action, detail=json.dumps(detail, ensure_ascii=False, default=str)
+            )
+        )
+
+    def audit_log(self, limit: int = 500) -> pd.DataFrame:
+        """The newest audit entries, newest first."""
+        with self.read() as conn:
+            rows = conn.execute(sa.select(audit).order_by(audit.c.id.desc()).limit(limit)).mappings().all()
+        return pd.DataFrame(rows, columns=["id", "at", "who", "action", "detail"])
+
+    # -- plans ---------------------------------------------------------------------
+
+    def save_plan(self, year: int, agency: str, source: str, who: str = "local") -> None:
+        """Store (or replace) the plan text of a year."""
+        with self._write() as conn:
+            conn.execute(sa.delete(plans).where(plans.c.year == year))
+            conn.execute(
+                sa.insert(plans).values(year=year, agency=agency, source=source, loaded_at=_now(), loaded_by=who)
+            )
+            self._audit(conn, who, "plan_load", {"year": year, "agency": agency})
+
+    def plan_source(self, year: int | None = None) -> tuple[int, str, str] | None:
+        """(year, agency, text) of the given year's plan, or of the newest one stored."""
+        q = sa.select(plans.c.year, plans.c.agency, plans.c.source)
+        q = q.where(plans.c.year == year) if year is not None else q.order_by(plans.c.year.desc()).limit(1)
+        with self.read() as conn:
+            row = conn.execute(q).first()
+        return tuple(row) if row else None
+
+    def plan_years(self) -> list[int]:
+        with self.read() as conn:
+            return [r[0] for r in conn.execute(sa.select(plans.c.year).order_by(plans.c.year))]
+
+    def remove_plan(self, year: int, who: str = "local") -> None:
+        with self._write() as conn:
+            conn.execute(sa.delete(plans).where(plans.c.year == year))
+            self._audit(conn, who, "plan_remove", {"year": year})
+
+    # -- targets -------------------------------------------------------------------
+
+    def set_target(
+        self, kpi: str, year: int, quarter: int, value: float, *, old: float | None, reason: str, who: str
+    ) -> None:
+        """Record a target revision; figures use the newest one."""
+        with self._write() as conn:
+            conn.execute(
+                sa.insert(target_revisions).values(
+                    kpi=kpi, year=year, quarter=quarter, old=old, new=value, reason=reason, who=who, at=_now()
+                )
+            )
+            self._audit(conn, who, "target_set", {"kpi": kpi, "year": year, "quarter": quarter, "old": old, "new": value})
+
+    def target_revisions(self, year: int | None = None, kpi: str | None = None) -> pd.DataFrame:
+        q = sa.select(target_revisions).order_by(target_revisions.c.id)
+        if year is not None:
+            q = q.where(target_revisions.c.year == year)
+        if kpi is not None:
+            q = q.where(target_revisions.c.kpi == kpi)
+        with self.read() as conn:
+            rows = conn.execute(q).mappings().all()
+        return pd.DataFrame(rows, columns=[c.name for c in target_revisions.columns])
+
+    def target_overrides(self, year: int) -> dict[tuple[str, int], float]:
+        """(kpi, quarter) → the newest revised target of the year."""
+        revs = self.target_revisions(year=year)
+        return {(r.kpi, int(r.quarter)): float(r.new) for r in revs.itertuples()}
+
+    # -- rows ------------------------------------------------------------------------
+
+    def current_rows(self, dataset: str, year: int | None = None, where: Sequence[sa.ColumnElement] = ()) -> pd.DataFrame:
+        """The current (not deleted) rows of a dataset, optionally for one ROC year."""
+        t = ROW_TABLES[dataset]
+        cols = [c for c in t.columns if c.name not in ("id", "batch_id", "current", "deleted")]
+        q = sa.select(*cols).where(t.c.current, sa.not_(t.c.deleted), *where)
+        if year is not None:
+            q = q.where(t.c.year == year)
+        with self.read() as conn:
+            result = conn.execute(q)
+            return pd.DataFrame(result.fetchall(), columns=list(result.keys()))
+
+    def data_years(self) -> list[int]:
+        """ROC years that hold current rows in any dataset."""
+        years: set[int] = set()
+        with self.read() as conn:
+            for t in ROW_TABLES.values():
+                q = sa.select(t.c.year).where(t.c.current, sa.not_(t.c.deleted)).distinct()
+                years.update(int(y) for (y,) in conn.execute(q))
+        return sorted(years)
+
+    def budget_programs(self, year: int) -> list[str]:
+        """Program names that budget rows of the year use (plan programs and others)."""
+        t = ROW_TABLES["budget"]
+        q = sa.select(t.c.program).where(t.c.current, sa.not_(t.c.deleted), t.c.year == year).distinct()
+        with self.read() as conn:
+            return sorted(p for (p,) in conn.execute(q))
+
+    def purge_batches(self, ids: Sequence[int], who: str = "local") -> None:
+        """Delete undone batches outright (rows, original files, records): the sample year's removal."""
+        if not ids:
+            return
+        with self._write() as conn:
+            live = conn.execute(
+                sa.select(batches.c.id).where(batches.c.id.in_(list(ids)), batches.c.status == "active")
+            ).first()
+            if live is not None:
+                raise StoreError("只能刪除已復原的批次。", "Only undone batches can be deleted.")
+            for t in ROW_TABLES.values():
+                conn.execute(sa.delete(t).where(t.c.batch_id.in_(list(ids))))
+            conn.execute(sa.delete(batch_files).where(batch_files.c.batch_id.in_(list(ids))))
+            conn.execute(sa.delete(batches).where(batches.c.id.in_(list(ids))))
+            self._audit(conn, who, "purge", {"batches": list(ids)})
+
+    def count_rows(self, dataset: str) -> int:
+        t = ROW_TABLES[dataset]
+        with self.read() as conn:
+            return int(conn.execute(sa.select(sa.func.count()).where(t.c.current, sa.not_(t.c.deleted))).scalar())
+
+    # -- import ----------------------------------------------------------------------
+
+    def import_frames(
+        self,
+        frames: dict[str, pd.DataFrame],
+        *,
+        file_name: str,
+        content: bytes,
+        who: str = "local",
+        replace_quarters: bool = False,
+        dry_run: bool = False,
+        summary: dict | None = None,
+        guard=None,
+    ) -> ImportOutcome:
+        """Compare canonical frames with the store and, unless a dry run, write them as one batch.
+
+        ``frames`` maps a dataset name to its canonical rows (the stored fields, one row per
+        key). A dry run is the same code path with the write switched off. ``guard`` is
+        called inside the transaction with (conn, frames) before writing and may raise
+        StoreError (closed quarters use it).
+        """
+        engine = self.engine if dry_run else self.engine.execution_options(sqlite_begin="IMMEDIATE")
+        with engine.begin() as conn:
+            if not dry_run and conn.dialect.name == "postgresql":
+                conn.execute(sa.text("SELECT pg_advisory_xact_lock(7302020)"))
+            plans_ = {
+                name: self._diff(conn, DATASETS[name], frame, replace_quarters and name == "visits")
+                for name, frame in frames.items()
+            }
+            changes = {name: p.changes for name, p in plans_.items()}
+            total = Changes()
+            for c in changes.values():
+                total = total + c
+            if dry_run or not total.writes_anything:
+                conn.rollback()
+                return ImportOutcome(None, changes, written=False)
+            if guard is not None:
+                guard(conn, frames)
+            batch_id = conn.execute(
+                sa.insert(batches)
+                .values(
+                    datasets=",".join(frames),
+                    file_name=file_name,
+                    sha256=hashlib.sha256(content).hexdigest(),
+                    size=len(content),
+                    who=who,
+                    created_at=_now(),
+                    rows=sum(len(f) for f in frames.values()),
+                    new=total.new,
+                    changed=total.changed,
+                    unchanged=total.unchanged,
+                    removed=total.removed,
+                    summary=json.dumps(summary or {}, ensure_ascii=False, default=str),
+                    status="active",
+                )
+                .returning(batches.c.id)
+            ).scalar_one()
+            conn.execute(sa.insert(batch_files).values(batch_id=batch_id, content=content))
+            for name, p in plans_.items():
+                self._apply(conn, DATASETS[name], frames[name], p, batch_id)
+            self._audit(
+                conn,
+                who,
+                "import",
+                {"batch": batch_id, "file": file_name, "datasets": list(frames), **total.as_dict()},
+            )
+            self._bump_version(conn)
+        return ImportOutcome(batch_id, changes, written=True)
+
+    def _scope(self, ds: Dataset, frame: pd.DataFrame, t: sa.Table) -> sa.ColumnElement:
+        """The stored rows a file can touch: its periods (a cheap superset of its keys)."""
+        if ds.name == "kpi_values":
+            pairs = frame[["year", "quarter"]].drop_duplicates()
+            return sa.tuple_(t.c.year, t.c.quarter).in_([tuple(map(int, p)) for p in pairs.to_numpy()])
+        pairs = frame[["year", "month"]].drop_duplicates()
+        return sa.tuple_(t.c.year, t.c.month).in_([tuple(map(int, p)) for p in pairs.to_numpy()])
+
+    def _diff(self, conn: Connection, ds: Dataset, frame: pd.DataFrame, replace: bool) -> _Plan:
+        t = ROW_TABLES[ds.name]
+        value_cols = [f.name for f in ds.stored_fields if f.name not in ds.key]
+        key = list(ds.key)
+        if frame.empty:
+            return _Plan(Changes(), np.array([], dtype=int), pd.DataFrame())
+        cols = [t.c.id, *(t.c[k] for k in key), *(t.c[v] for v in value_cols)]
+        if replace:
+            cols += [t.c.year, t.c.month]
+        result = conn.execute(
+            sa.select(*cols).where(t.c.current, sa.not_(t.c.deleted), self._scope(ds, frame, t))
+        )
+        names = list(result.keys())
+        old = pd.DataFrame(result.fetchall(), columns=names)
+        if ds.name == "visits":
+            old["date"] = pd.to_datetime(old["date"])
+        old = old.loc[:, ~old.columns.duplicated()]
+        new = frame[key + value_cols].copy()
+        if ds.name == "visits":
+            new["date"] = pd.to_datetime(new["date"])
+        for k in key:
+            if k in old.columns and k in new.columns and new[k].dtype != old[k].dtype:
+                if pd.api.types.is_numeric_dtype(new[k]):
+                    old[k] = pd.to_numeric(old[k])
+                else:
+                    old[k] = old[k].astype(new[k].dtype)
+        merged = new.merge(old, on=key, how="left", suffixes=("", "__old"), indicator=True)
+        matched = merged["_merge"].eq("both").to_numpy()
+        same = np.ones(len(merged), dtype=bool)
+        for v in value_cols:
+            same &= _values_equal(merged[v], merged[f"{v}__old"])
+        n_new = int((~matched).sum())
+        n_unchanged = int((matched & same).sum())
+        n_changed = int((matched & ~same).sum())
+        superseded = merged.loc[matched, "id"].astype("int64").to_numpy()
+        removed = pd.DataFrame()
+        if replace:
+            # Replace the file's quarters wholesale: stored visits of those quarters that the
+            # file no longer lists are removed (tombstoned, so undo brings them back).
+            quarters = {(int(y), (int(m) - 1) // 3) for y, m in frame[["year", "month"]].drop_duplicates().to_numpy()}
+            in_q = pd.Series(
+                [(int(y), (int(m) - 1) // 3) in quarters for y, m in zip(old["year"], old["month"], strict=True)],
+                index=old.index,
+                dtype=bool,
+            )
+            cand = old[in_q]
+            gone = cand.merge(new[key], on=key, how="left", indicator=True)
+            removed = gone[gone["_merge"].eq("left_only")].drop(columns="_merge")
+            # Everything else in those quarters (the old versions) is superseded as well.
+        return _Plan(Changes(n_new, n_changed, n_unchanged, len(removed)), superseded, removed)
+
+    def _apply(self, conn: Connection, ds: Dataset, frame: pd.DataFrame, p: _Plan, batch_id: int) -> None:
+        t = ROW_TABLES[ds.name]
+        ids = [int(i) for i in p.superseded]
+        if len(p.removed):
+            ids += [int(i) for i in p.removed["id"]]
+        for chunk in _chunks(ids, 900):
+            conn.execute(sa.update(t).where(t.c.id.in_(chunk)).values(current=False))
+        rows = frame[[f.name for f in ds.stored_fields]].copy()
+        if ds.name == "visits":
+            dates = pd.to_datetime(rows["date"])
+            rows["date"] = dates.dt.date
+            rows["year"] = dates.dt.year - 1911
+            rows["month"] = dates.dt.month
+        rows["batch_id"] = batch_id
+        rows["current"] = True
+        rows["deleted"] = False
+        if len(p.removed):
+            tomb = p.removed.drop(columns=["id"]).copy()
+            if ds.name == "visits":
+                tomb["date"] = pd.to_datetime(tomb["date"]).dt.date
+            tomb["batch_id"] = batch_id
+            tomb["current"] = True
+            tomb["deleted"] = True
+            rows = pd.concat([rows, tomb[rows.columns]], ignore_index=True)
+        records = _records(rows)
+        for chunk in _chunks(records, 5000):
+            conn.execute(sa.insert(t), chunk)
+
+    # -- batches and undo --------------------------------------------------------------
+
+    def batches(self) -> list[BatchInfo]:
+        """Every import, newest first."""
+        with self.read() as conn:
+            rows = conn.execute(sa.select(batches).order_by(batches.c.id.desc())).mappings().all()
+        return [
+            BatchInfo(
+                id=r["id"],
+                datasets=tuple(r["datasets"].split(",")),
+                file_name=r["file_name"],
+                sha256=r["sha256"],
+                size=r["size"],
+                who=r["who"],
+                created_at=r["created_at"],
+                rows=r["rows"],
+                new=r["new"],
+                changed=r["changed"],
+                unchanged=r["unchanged"],
+                removed=r["removed"],
+                status=r["status"],
+                undone_at=r["undone_at"],
+                undone_by=r["undone_by"],
+                summary=json.loads(r["summary"] or "{}"),
+            )
+            for r in rows
+        ]
+
+    def batch(self, batch_id: int) -> BatchInfo | None:
+        return next((b for b in self.batches() if b.id == batch_id), None)
+
+    def batch_file(self, batch_id: int) -> tuple[str, bytes] | None:
+        """The original file of a batch, as uploaded."""
+        with self.read() as conn:
+            row = conn.execute(
+                sa.select(batches.c.file_name, batch_files.c.content)
+                .join(batch_files, batch_files.c.batch_id == batches.c.id)
+                .where(batches.c.id == batch_id)
+            ).first()
+        return (row[0], bytes(row[1])) if row else None
+
+    def undo(self, batch_id: int, who: str = "local", guard=None) -> dict[str, int]:
+        """Undo a batch: each key it touched goes back to its newest surviving version."""
+        with self._write() as conn:
+            row = conn.execute(sa.select(batches.c.status, batches.c.datasets).where(batches.c.id == batch_id)).first()
+            if row is None:
+                raise StoreError(f"找不到批次 {batch_id}。", f"There is no batch {batch_id}.")
+            if row.status != "active":
+                raise StoreError(f"批次 {batch_id} 已經復原過了。", f"Batch {batch_id} has already been undone.")
+            if guard is not None:
+                guard(conn, batch_id)
+            restored: dict[str, int] = {}
+            for name in row.datasets.split(","):
+                restored[name] = self._undo_rows(conn, DATASETS[name], batch_id)
+            conn.execute(
+                sa.update(batches)
+                .where(batches.c.id == batch_id)
+                .values(status="undone", undone_at=_now(), undone_by=who)
+            )
+            self._audit(conn, who, "undo", {"batch": batch_id, "keys": restored})
+        return restored
+
+    def _undo_rows(self, conn: Connection, ds: Dataset, batch_id: int) -> int:
+        t = ROW_TABLES[ds.name]
+        mine = t.alias("mine")
+        on = sa.and_(*(t.c[k] == mine.c[k] for k in ds.key))
+        result = conn.execute(
+            sa.select(t.c.id, t.c.batch_id, *(t.c[k] for k in ds.key))
+            .select_from(t.join(mine, on).join(batches, batches.c.id == t.c.batch_id))
+            .where(mine.c.batch_id == batch_id, batches.c.status == "active")
+            .distinct()
+        )
+        versions = pd.DataFrame(result.fetchall(), columns=list(result.keys()))
+        if versions.empty:
+            return 0
+        survivors = versions[versions["batch_id"] != batch_id]
+        keep = survivors.sort_values("batch_id").drop_duplicates(list(ds.key), keep="last")["id"]
+        all_ids = [int(i) for i in versions["id"]]
+        for chunk in _chunks(all_ids, 900):
+            conn.execute(sa.update(t).where(t.c.id.in_(chunk)).values(current=False))
+        for chunk in _chunks([int(i) for i in keep], 900):
+            conn.execute(sa.update(t).where(t.c.id.in_(chunk)).values(current=True))
+        return int(versions[versions["batch_id"] == batch_id].drop_duplicates(list(ds.key)).shape[0])
+
+
+@dataclass(frozen=True)
+class _Plan:
+    changes: Changes
+    superseded: np.ndarray
+    removed: pd.DataFrame
+
+
+def _chunks(seq: Sequence, size: int) -> Iterator[Sequence]:
+    for i in range(0, len(seq), size):
+        yield seq[i : i + size]
