@@ -22,6 +22,14 @@ class UsageError(Exception):
     """A command line that cannot be run as given (exit 2)."""
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse that raises UsageError, so --json can still answer with a JSON document."""
+
+    def error(self, message: str):
+        self.print_usage(sys.stderr)
+        raise UsageError(f"{self.prog}: error: {message}")
+
+
 def roc_year(text: str) -> int:
     """108 or 2019 → 108."""
     s = unicodedata.normalize("NFKC", str(text)).strip().removesuffix("年度").removesuffix("年")
@@ -48,7 +56,7 @@ def _parser() -> argparse.ArgumentParser:
     common.add_argument("--db", default=argparse.SUPPRESS, help="database URL (else KPI_DATABASE_URL, else data/kpi.sqlite3)")
     common.add_argument("--json", action="store_true", default=argparse.SUPPRESS, help="print one JSON document")
     common.add_argument("--lang", choices=("zh-TW", "en"), default=argparse.SUPPRESS, help="message language")
-    p = argparse.ArgumentParser(prog="python -m kpi", description="施政績效儀表板 command line", parents=[common])
+    p = _Parser(prog="python -m kpi", description="施政績效儀表板 command line", parents=[common])
     sub = p.add_subparsers(dest="command", required=True)
 
     imp = sub.add_parser("import", parents=[common], help="validate and import workbooks")
@@ -91,7 +99,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = _parser()
     try:
         args = parser.parse_args(argv)
-    except SystemExit as exc:  # argparse: 0 for --help, 2 for usage errors
+    except UsageError as exc:
+        _fail(str(exc), "--json" in (sys.argv[1:] if argv is None else argv))
+        return EXIT_USAGE
+    except SystemExit as exc:  # argparse's --help
         return int(exc.code or 0)
     as_json = getattr(args, "json", False)
     lang = getattr(args, "lang", "zh-TW")

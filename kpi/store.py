@@ -577,13 +577,22 @@ class Store:
             self._bump_version(conn)
         return ImportOutcome(batch_id, changes, written=True)
 
-    def _scope(self, ds: Dataset, frame: pd.DataFrame, t: sa.Table) -> sa.ColumnElement:
-        """The stored rows a file can touch: its periods (a cheap superset of its keys)."""
+    def _scope(
+        self, ds: Dataset, frame: pd.DataFrame, t: sa.Table, replace: bool = False
+    ) -> sa.ColumnElement:
+        """The stored rows a file can touch: its periods (a cheap superset of its keys).
+
+        A file that replaces its quarters touches every month of them, also the months it
+        has no rows for (their stored rows are the ones it removes).
+        """
         if ds.name == "kpi_values":
             pairs = frame[["year", "quarter"]].drop_duplicates()
             return sa.tuple_(t.c.year, t.c.quarter).in_([tuple(map(int, p)) for p in pairs.to_numpy()])
-        pairs = frame[["year", "month"]].drop_duplicates()
-        return sa.tuple_(t.c.year, t.c.month).in_([tuple(map(int, p)) for p in pairs.to_numpy()])
+        months = frame[["year", "month"]].drop_duplicates().to_numpy()
+        pairs = {(int(y), int(m)) for y, m in months}
+        if replace:
+            pairs = {(y, (m - 1) // 3 * 3 + i) for y, m in pairs for i in (1, 2, 3)}
+        return sa.tuple_(t.c.year, t.c.month).in_(sorted(pairs))
 
     def _diff(self, conn: Connection, ds: Dataset, frame: pd.DataFrame, replace: bool) -> _Plan:
         t = ROW_TABLES[ds.name]
@@ -591,11 +600,13 @@ class Store:
         key = list(ds.key)
         if frame.empty:
             return _Plan(Changes(), np.array([], dtype=int), pd.DataFrame())
-        cols = [t.c.id, *(t.c[k] for k in key), *(t.c[v] for v in value_cols)]
+        # Current tombstones are read too: a removed key that comes back is new, and its
+        # tombstone is superseded so that every key keeps exactly one current version.
+        cols = [t.c.id, t.c.deleted, *(t.c[k] for k in key), *(t.c[v] for v in value_cols)]
         if replace:
             cols += [t.c.year, t.c.month]
         result = conn.execute(
-            sa.select(*cols).where(t.c.current, sa.not_(t.c.deleted), self._scope(ds, frame, t))
+            sa.select(*cols).where(t.c.current, self._scope(ds, frame, t, replace))
         )
         names = list(result.keys())
         old = pd.DataFrame(result.fetchall(), columns=names)
@@ -612,14 +623,15 @@ class Store:
                 else:
                     old[k] = old[k].astype(new[k].dtype)
         merged = new.merge(old, on=key, how="left", suffixes=("", "__old"), indicator=True)
-        matched = merged["_merge"].eq("both").to_numpy()
+        found = merged["_merge"].eq("both").to_numpy()
+        matched = found & ~merged["deleted"].eq(True).to_numpy()
         same = np.ones(len(merged), dtype=bool)
         for v in value_cols:
             same &= _values_equal(merged[v], merged[f"{v}__old"])
         n_new = int((~matched).sum())
         n_unchanged = int((matched & same).sum())
         n_changed = int((matched & ~same).sum())
-        superseded = merged.loc[matched, "id"].astype("int64").to_numpy()
+        superseded = merged.loc[found, "id"].astype("int64").to_numpy()
         removed = pd.DataFrame()
         if replace:
             # Replace the file's quarters wholesale: stored visits of those quarters that the
@@ -630,7 +642,7 @@ class Store:
                 index=old.index,
                 dtype=bool,
             )
-            cand = old[in_q]
+            cand = old[in_q & ~old["deleted"].eq(True)]
             gone = cand.merge(new[key], on=key, how="left", indicator=True)
             removed = gone[gone["_merge"].eq("left_only")].drop(columns="_merge")
             # Everything else in those quarters (the old versions) is superseded as well.

@@ -10,11 +10,45 @@ from openpyxl.utils import get_column_letter
 
 from kpi.ingest.datasets import DATASETS
 
+# The example row of each template, by field name, so it cannot drift out of its columns.
 _EXAMPLES = {
-    "budget": [108, 3, "外交部", "外交管理業務", "經常門", 240961, 60000, 52000.5, 1200],
-    "visa": ["108/01", "亞太", "駐日本代表處", "停留簽證", 1200, 1150, 50, 4.2],
-    "visits": ["108/02/15", "來訪", "巴拉圭", "部長", "巴拉圭外交部長訪團", 8, "國際會議及交流"],
-    "kpi_values": ["K4.1", 108, "第1季", 52, "本季協助NGO出席國際會議 52 場次。"],
+    "budget": {
+        "year": 108,
+        "month": 3,
+        "agency": "外交部",
+        "program": "外交管理業務",
+        "kind": "經常門",
+        "budget": 240961,
+        "allotted": 60000,
+        "spent": 52000.5,
+        "payable": 1200,
+    },
+    "visa": {
+        "period": "108/01",
+        "mission": "駐日本代表處",
+        "region": "亞太",
+        "visa_type": "停留簽證",
+        "applications": 1200,
+        "issued": 1150,
+        "refused": 50,
+        "avg_days": 4.2,
+    },
+    "visits": {
+        "date": "108/02/15",
+        "type": "來訪",
+        "country": "巴拉圭",
+        "level": "部長",
+        "delegation": "巴拉圭外交部長訪團",
+        "participants": 8,
+        "program": "國際會議及交流",
+    },
+    "kpi_values": {
+        "kpi": "K4.1",
+        "year": 108,
+        "quarter": "第1季",
+        "value": 52,
+        "note": "本季協助NGO出席國際會議 52 場次。",
+    },
 }
 
 # Fields a template leaves out because another column covers them (年月 covers 年度/月份).
@@ -47,8 +81,8 @@ def _workbook(dataset: str, lang: str) -> Workbook:
         cell.font = bold
         cell.fill = fill
         data.column_dimensions[get_column_letter(col)].width = max(12, len(f.label_zh) * 2 + 4)
-    for col, value in enumerate(_EXAMPLES[dataset][: len(fields)], start=1):
-        data.cell(row=2, column=col, value=value)
+    for col, f in enumerate(fields, start=1):
+        data.cell(row=2, column=col, value=_EXAMPLES[dataset].get(f.name))
     data.freeze_panes = "A2"
     notes = wb.create_sheet("填寫說明" if lang != "en" else "How to fill in")
     # One sentence per row and never two field names in a row, so this sheet is not
