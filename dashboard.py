@@ -1,14 +1,44 @@
-"""施政績效儀表板 — entry: page list and sidebar filters, nothing else."""
+"""施政績效儀表板 — entry: page list, sidebar filters, language; nothing else."""
 
 from __future__ import annotations
 
-import streamlit as st
+import logging
 
-from pages.common import engine, sidebar
+import streamlit as st
+from streamlit.runtime.pages_manager import PagesManager
+
+from pages.common import ENTRY_FLAG, engine, page_title, sidebar, translator
 
 st.set_page_config(page_title="施政績效儀表板", page_icon="📊", layout="wide")
 
+# (file, key, icon): the one list of pages; titles come from kpi.i18n in the chosen language.
+PAGES = [
+    ("pages/overview.py", "overview", ":material/dashboard:"),
+    ("pages/goals.py", "goals", ":material/flag:"),
+    ("pages/programs.py", "programs", ":material/account_tree:"),
+    ("pages/budget.py", "budget", ":material/payments:"),
+    ("pages/consular.py", "consular", ":material/badge:"),
+    ("pages/visits.py", "visits", ":material/flight:"),
+    ("pages/upload.py", "upload", ":material/upload_file:"),
+    ("pages/history.py", "history", ":material/history:"),
+    ("pages/plan.py", "plan", ":material/library_books:"),
+]
+
+# True only on a fresh server's first run (see pages.common.require_entrypoint).
+legacy_mode = bool(PagesManager.uses_pages_directory)
 eng = engine()
-sidebar(eng)
-page = st.navigation([st.Page("pages/plan.py", title="計畫與指標", icon="🗂️", default=True)])
-page.run()
+st.session_state[ENTRY_FLAG] = True
+filters = sidebar(eng)
+nav = st.navigation(
+    [
+        st.Page(path, title=page_title(key, filters.lang), icon=icon, url_path=key, default=(i == 0))
+        for i, (path, key, icon) in enumerate(PAGES)
+    ]
+)
+if legacy_mode:
+    st.rerun()  # st.navigation has now switched Streamlit to it; draw the page afresh
+try:
+    nav.run()
+except Exception:  # a page's bug must never show a user a traceback
+    logging.getLogger("kpi.pages").exception("page %s failed", nav.url_path)
+    st.error(translator()("error_page"))

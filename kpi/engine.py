@@ -66,7 +66,12 @@ class Engine:
 
     def plan(self, year: int | None = None) -> Plan:
         """The plan of a year: stored, else the newest stored, else the bundled one."""
-        found = self.store.plan_source(year) or (self.store.plan_source() if year is not None else None)
+        found = self.store.plan_source(year)
+        if found is None:
+            bundled = load_bundled_plan()
+            if year is not None and year == bundled.year:
+                return bundled
+            found = self.store.plan_source()
         if found is None:
             return load_bundled_plan()
         return _parse_cached(found[2], found[1])
@@ -183,6 +188,119 @@ class Engine:
                 self.store.undo(b.id, who=SAMPLE_USER)
         self.store.purge_batches(ids, who=SAMPLE_USER)
         return len(ids)
+
+    # -- targets and plan files (the plan page) ------------------------------------------------
+
+    def set_target(
+        self, kpi: str, year: int, quarter: int, value: float, reason: str, who: str = "local"
+    ) -> float | None:
+        """Revise one cumulative target (audited); returns the target it replaces.
+
+        Refusals raise StoreError with a zh-TW and an English sentence: an unknown indicator,
+        a quarter outside 1–4, no reason, a value that is not a positive number (a ratio
+        above 1), the same value again, or cumulative targets that would fall from one
+        quarter to the next.
+        """
+        import math
+
+        from kpi.catalog import ADDITIVE
+
+        try:
+            ind = self.catalog.indicator(kpi)
+        except KeyError:
+            raise StoreError(
+                f"指標目錄中沒有指標「{kpi}」。", f"There is no indicator '{kpi}' in the catalogue."
+            ) from None
+        if quarter not in figures.QUARTERS:
+            raise StoreError(
+                f"季別必須是 1 到 4，不是「{quarter}」。",
+                f"The quarter must be 1 to 4, not '{quarter}'.",
+            )
+        if not str(reason or "").strip():
+            raise StoreError("請填寫修訂原因。", "Give the reason for the revision.")
+        try:
+            value = float(value)
+        except (TypeError, ValueError):
+            raise StoreError(
+                f"目標值「{value}」不是數字。", f"The target '{value}' is not a number."
+            ) from None
+        if not math.isfinite(value) or value <= 0:
+            raise StoreError(
+                "目標值必須是大於 0 的數字。", "The target must be a number greater than 0."
+            )
+        if ind.format == "percent" and value > 1:
+            raise StoreError(
+                "比率目標不可超過 100%（以小數表示時不可大於 1）。",
+                "A ratio target cannot exceed 100% (1 as a fraction).",
+            )
+        current = list(figures.targets(self.store, self.catalog, year)[ind.id][0])
+        old = current[quarter - 1]
+        if old is not None and math.isclose(old, value, rel_tol=1e-12, abs_tol=1e-12):
+            raise StoreError(
+                "新目標值與目前的目標值相同，沒有變更。",
+                "The new target equals the current one; nothing changed.",
+            )
+        current[quarter - 1] = value
+        if ind.kind == ADDITIVE:
+            for q in figures.QUARTERS[1:]:
+                before, after = current[q - 2], current[q - 1]
+                if before is not None and after is not None and after < before:
+                    raise StoreError(
+                        f"累計目標不可逐季減少：第{q}季（{after:g}）會小於第{q - 1}季（{before:g}）。請先調整其他季別。",
+                        f"Cumulative targets cannot fall from one quarter to the next: Q{q} ({after:g}) would be "
+                        f"below Q{q - 1} ({before:g}). Adjust the other quarters first.",
+                    )
+        self.store.set_target(
+            ind.id, year, quarter, value, old=old, reason=str(reason).strip(), who=who
+        )
+        return old
+
+    def plan_text(self, content: bytes, max_bytes: int = 2 * 1024 * 1024) -> str:
+        """An uploaded plan file's text (UTF-8, with or without BOM, or Big5/CP950).
+
+        Raises StoreError (zh-TW / en) for a file too large or not text; parse_plan then
+        says whether the text follows the 施政計畫 layout.
+        """
+        if len(content) > max_bytes:
+            raise StoreError(
+                f"檔案太大（{len(content) / 1048576:.1f} MB）；施政計畫文字檔上限為 {max_bytes // 1048576} MB。",
+                f"The file is too large ({len(content) / 1048576:.1f} MB); a plan text file may be {max_bytes // 1048576} MB at most.",
+            )
+        if not content.strip():
+            raise StoreError("檔案是空的。", "The file is empty.")
+        if b"\x00" not in content:
+            for encoding in ("utf-8-sig", "cp950"):
+                try:
+                    return content.decode(encoding)
+                except UnicodeDecodeError:
+                    continue
+        raise StoreError(
+            "這不是 UTF-8 或 Big5 編碼的文字檔。請上傳施政計畫的純文字檔（.txt）。",
+            "This is not a UTF-8 or Big5 text file. Upload the plan as plain text (.txt).",
+        )
+
+    def compare(self, report: FileReport, replace: bool = False) -> ImportResult:
+        """A dry run again for a file already analysed: its rows compared with the store as it
+        is now (after other imports or undos), without reading the workbook again."""
+        import dataclasses
+
+        if not report.ok:
+            return ImportResult(report, "refused")
+        frames = {
+            name: f.drop(columns=[c for c in ("_sheet", "_row") if c in f])
+            for name, f in report.frames.items()
+        }
+        try:
+            outcome = self.store.import_frames(
+                frames, file_name=report.file, content=b"", replace_quarters=replace, dry_run=True
+            )
+        except StoreError as exc:
+            problem = Problem(
+                ERROR, "store_refused", None, None, None, None, None, exc.message_zh, exc.message_en
+            )
+            refused = dataclasses.replace(report, problems=[*report.problems, problem])
+            return ImportResult(refused, "refused")
+        return ImportResult(report, "valid", None, outcome.changes)
 
 
 def bundled_source() -> str:

@@ -1,10 +1,26 @@
-"""What every page shares: the engine (one per process) and the sidebar filters."""
+"""What every page shares: the engine, the sidebar filters, cached figures, downloads.
+
+Filters live in st.session_state (so they survive page switches) and are mirrored into
+the URL's query parameters (so a reload or a shared link shows the same view).
+Cached functions take the store's version as their first argument: any write anywhere
+(another session, another server on the same PostgreSQL) changes it and so the key.
+"""
 
 from __future__ import annotations
 
+import logging
+import re
+from dataclasses import dataclass
+
+import pandas as pd
 import streamlit as st
 
+from kpi import views
 from kpi.engine import Engine
+from kpi.exports import to_csv_bytes, to_xlsx_bytes
+from kpi.i18n import EN, LANG_NAMES, LANGS, PAGE_TITLES, ZH, Translator, fmt_quarter_short, fmt_year
+
+log = logging.getLogger("kpi.pages")
 
 
 @st.cache_resource
@@ -15,10 +31,190 @@ def engine() -> Engine:
     return eng
 
 
-def sidebar(eng: Engine) -> None:
-    """Year filter (ROC) and the local-mode notice."""
+@dataclass(frozen=True)
+class Filters:
+    """The sidebar's choices, as every page reads them."""
+
+    year: int
+    quarter: int
+    programs: tuple[str, ...]
+    lang: str
+
+
+# -- cached reads (keyed on the store's version) ---------------------------------------------
+
+
+def version() -> int:
+    return engine().store.version()
+
+
+@st.cache_data(show_spinner=False, max_entries=256)
+def status(store_version: int, year: int, quarter: int, programs: tuple[str, ...]):
+    return engine().status(year, quarter, programs)
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def indicator_grid(store_version: int, year: int, programs: tuple[str, ...]):
+    from kpi import figures
+
+    eng = engine()
+    return figures.indicator_grid(eng.store, eng.catalog, year, programs)
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def goal_grid(store_version: int, year: int, programs: tuple[str, ...]) -> pd.DataFrame:
+    """Goal × quarter: achievement and light for the whole year."""
+    from kpi import figures
+
+    eng = engine()
+    grid = indicator_grid(store_version, year, programs)
+    plan = eng.plan(year)
+    rows = []
+    for q in (1, 2, 3, 4):
+        for g in figures.roll_up(plan, eng.catalog, [k for k in grid if k.quarter == q]):
+            rows.append({"goal": g.id, "title": g.title, "quarter": q, "achievement": g.achievement, "light": g.light})
+    return pd.DataFrame(rows)
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def cached_view(store_version: int, name: str, *args):
+    """Any kpi.views function by name, cached per store version and arguments."""
+    return getattr(views, name)(engine().store, *args)
+
+
+def view(name: str, *args):
+    return cached_view(version(), name, *args)
+
+
+# -- sidebar and filters ------------------------------------------------------------------------
+
+
+def _latest_quarter(eng: Engine, year: int) -> int:
+    months = views.data_months(eng.store, year)
+    return (max(months) - 1) // 3 + 1 if months else 1
+
+
+def _from_query(name: str, cast, default):
+    try:
+        raw = st.query_params.get(name)
+        return cast(raw) if raw not in (None, "") else default
+    except (TypeError, ValueError):
+        return default
+
+
+def sidebar(eng: Engine) -> Filters:
+    """Language, year, quarter and program filter; kept in session state and the URL."""
     years = eng.years()
-    st.sidebar.selectbox("年度", years, index=len(years) - 1, key="year", format_func=lambda y: f"{y}年")
-    st.sidebar.caption("本機單人模式：不需登入。")
-    if eng.has_sample():
-        st.sidebar.info("目前顯示範例資料（範例資料 / sample data）。")
+    plan_programs = list(eng.plan(years[-1]).program_names)
+    state = st.session_state
+    if "lang" not in state:
+        state.lang = _from_query("lang", str, ZH) if _from_query("lang", str, ZH) in LANGS else ZH
+    if "year" not in state:
+        y = _from_query("year", int, years[-1])
+        state.year = y if y in years else years[-1]
+    if "quarter" not in state:
+        q = _from_query("quarter", int, _latest_quarter(eng, state.year))
+        state.quarter = q if q in (1, 2, 3, 4) else 1
+    if "programs" not in state:
+        wanted = [p for p in _from_query("programs", str, "").split(",") if p]
+        state.programs = [p for p in wanted if p in plan_programs]
+    if state.year not in years:
+        state.year = years[-1]
+    lang = state.lang
+    t = Translator(lang)
+    with st.sidebar:
+        st.selectbox(t("language"), LANGS, key="lang", format_func=LANG_NAMES.get)
+        # format_func closes over the language, not over st.session_state: AppTest calls it
+        # outside a script run, where session state cannot be read.
+        lang = st.session_state.lang
+        t = Translator(lang)
+        st.selectbox(t("year"), years, key="year", format_func=lambda y: fmt_year(y, lang))
+        st.radio(
+            t("quarter"),
+            (1, 2, 3, 4),
+            key="quarter",
+            horizontal=True,
+            format_func=lambda q: fmt_quarter_short(q, lang),
+        )
+        programs = list(eng.plan(st.session_state.year).program_names)
+        state.programs = [p for p in state.programs if p in programs]
+        st.multiselect(t("programs"), programs, key="programs", placeholder=t("all_programs"))
+        st.caption(t("local_mode"))
+        if eng.has_sample():
+            st.info(t("sample_notice"))
+            if st.button(t("remove_sample"), key="remove_sample"):
+                eng.remove_sample()
+                st.cache_data.clear()
+                st.toast(t("sample_removed"))
+                st.rerun()
+    f = current_filters()
+    st.query_params.update(
+        {"lang": f.lang, "year": str(f.year), "quarter": str(f.quarter), "programs": ",".join(f.programs)}
+    )
+    return f
+
+
+ENTRY_FLAG = "_via_entrypoint"
+
+
+def require_entrypoint() -> None:
+    """Make sure the page runs inside dashboard.py's navigation, not on its own.
+
+    Streamlit starts every server in its old "pages/ folder" mode when a folder named
+    pages/ sits beside the entry script, and only leaves it once st.navigation has run.
+    On a fresh server the very first request (say a shared link to /overview) would run
+    the page file alone, without the sidebar. Leave that mode and run again properly.
+    """
+    if not st.session_state.get(ENTRY_FLAG):
+        from streamlit.runtime.pages_manager import PagesManager
+
+        PagesManager.uses_pages_directory = False
+        st.rerun()
+
+
+def current_filters() -> Filters:
+    require_entrypoint()
+    s = st.session_state
+    return Filters(int(s.year), int(s.quarter), tuple(s.get("programs", [])), s.get("lang", ZH))
+
+
+def translator(table: dict[str, tuple[str, str]] | None = None) -> Translator:
+    require_entrypoint()
+    return Translator(st.session_state.get("lang", ZH), table)
+
+
+def page_title(key: str, lang: str) -> str:
+    zh, en = PAGE_TITLES[key]
+    return en if lang == EN else zh
+
+
+# -- safe text and downloads -------------------------------------------------------------------
+
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:])")
+
+
+def md_escape(text: object) -> str:
+    """Uploaded text for use inside st.markdown: every Markdown/HTML character escaped."""
+    return _MD_SPECIAL.sub(r"\\\1", str(text))
+
+
+def downloads(frame: pd.DataFrame, name: str, key: str) -> None:
+    """Excel and CSV downloads of a table or a chart's data (formula injection neutralised)."""
+    t = translator()
+    a, b, _ = st.columns([1, 1, 4])
+    a.download_button(
+        t("download_xlsx"),
+        lambda: to_xlsx_bytes(frame),  # built on click, not on every run
+        file_name=f"{name}.xlsx",
+        mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        key=f"{key}_xlsx",
+        icon=":material/download:",
+    )
+    b.download_button(
+        t("download_csv"),
+        lambda: to_csv_bytes(frame),
+        file_name=f"{name}.csv",
+        mime="text/csv",
+        key=f"{key}_csv",
+        icon=":material/download:",
+    )

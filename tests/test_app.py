@@ -1,46 +1,71 @@
-"""The dashboard runs (AppTest): the plan page on an empty store and on the sample year."""
+"""The dashboard runs (AppTest from dashboard.py): every page, on an empty store, on the
+sample year, with a program filter and in English, without an exception or an error box."""
 
 from __future__ import annotations
 
 import pytest
-from streamlit.testing.v1 import AppTest
 
-from kpi.paths import ROOT
+from kpi.i18n import EN
 from kpi.plan import load_bundled_plan
+from tests.app_helpers import app_store, errors, open_page, page_list, store_url
+
+PAGES = page_list()
+PAGE_FILES = [path for path, _, _ in PAGES]
 
 
-@pytest.fixture
-def app_db(tmp_path, monkeypatch):
-    monkeypatch.setenv("KPI_DATABASE_URL", f"sqlite:///{tmp_path / 'app.sqlite3'}")
-    # Each test gets its own engine (st.cache_resource is process-wide).
-    import streamlit as st
-
-    st.cache_resource.clear()
-    yield
-    st.cache_resource.clear()
+@pytest.fixture(scope="module")
+def sample(tmp_path_factory):
+    with app_store(store_url(tmp_path_factory, sample=True)) as eng:
+        yield eng
 
 
-def test_plan_page_shows_the_plan_tree_and_the_sample_notice(app_db):
-    at = AppTest.from_file(str(ROOT / "dashboard.py"), default_timeout=60).run()
-    assert not at.exception
-    plan = load_bundled_plan()
-    assert at.title[0].value.startswith(f"{plan.year}年度施政計畫")
-    metrics = {m.label: m.value for m in at.metric}
-    assert metrics == {"施政目標": "7", "策略": "22", "工作計畫": "5", "重要計畫項目": "11", "實施內容": "42"}
-    labels = [e.label for e in at.expander]
-    assert f"G1　{plan.goals[0].title}" in labels
-    assert "領事事務管理" in labels
+@pytest.fixture(scope="module")
+def empty(tmp_path_factory):
+    with app_store(store_url(tmp_path_factory, sample=False)) as eng:
+        yield eng
+
+
+def test_the_navigation_lists_every_page_under_its_url_key():
+    keys = [key for _, key, _ in PAGES]
+    assert keys == [
+        "overview",
+        "goals",
+        "programs",
+        "budget",
+        "consular",
+        "visits",
+        "upload",
+        "history",
+        "plan",
+    ]
+
+
+def test_every_page_runs_on_the_sample_year(sample):
+    at = open_page()
+    assert errors(at) == []
     assert any("範例資料" in i.value for i in at.sidebar.info)
     assert any("本機單人模式" in c.value for c in at.sidebar.caption)
+    for page in PAGE_FILES:
+        at.switch_page(page).run()
+        assert errors(at) == [], page
+        assert at.title, page
 
 
-def test_plan_page_without_sample_data(app_db):
-    from kpi.engine import Engine
+def test_every_page_runs_with_a_program_filter_in_english(sample):
+    program = load_bundled_plan().programs[-1].name
+    at = open_page(lang=EN)
+    at.sidebar.multiselect(key="programs").set_value([program]).run()
+    for page in PAGE_FILES:
+        at.switch_page(page).run()
+        assert errors(at) == [], page
+        assert at.session_state["programs"] == [program]
+        assert at.session_state["lang"] == EN
 
-    eng = Engine()
-    eng.first_run()
-    eng.remove_sample()
-    at = AppTest.from_file(str(ROOT / "dashboard.py"), default_timeout=60).run()
-    assert not at.exception
-    assert not at.sidebar.info
-    assert at.metric[0].value == "7"
+
+def test_every_page_runs_on_an_empty_store(empty):
+    at = open_page()
+    assert errors(at) == []
+    assert not at.sidebar.info  # no sample notice
+    for page in PAGE_FILES:
+        at.switch_page(page).run()
+        assert errors(at) == [], page

@@ -337,7 +337,12 @@ def test_bundled_files_are_up_to_date(written: tuple[Path, list[Path], float]) -
     for path in paths:
         bundled = sample.SAMPLE_DIR / path.name
         assert bundled.exists(), path.name
-        assert bundled.read_bytes() == path.read_bytes(), f"rerun python -m kpi.sample: {path.name}"
+        if path.suffix == ".ods":
+            # odfpy's attribute order follows string hashing, which changes between
+            # processes: compare what the workbook says, not its bytes.
+            assert _rows(bundled) == _rows(path), f"rerun python -m kpi.sample: {path.name}"
+        else:
+            assert bundled.read_bytes() == path.read_bytes(), f"rerun python -m kpi.sample: {path.name}"
     assert (sample.SAMPLE_DIR / "README.md").exists()
 
 

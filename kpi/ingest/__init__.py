@@ -8,20 +8,32 @@ import pandas as pd
 from kpi.ingest.datasets import DATASETS
 from kpi.ingest.layout import data_table, find_header, read_facts
 from kpi.ingest.read import DEFAULT_LIMITS, Limits, ReadError, read_workbook
-from kpi.ingest.report import ERROR, WARNING, FileReport, Problem, SheetReport, capped
+from kpi.ingest.report import (
+    ERROR,
+    MAX_PROBLEMS_PER_CODE,
+    WARNING,
+    FileReport,
+    Problem,
+    SheetReport,
+    capped,
+)
 from kpi.ingest.validate import Context, validate_sheet
 
 __all__ = ["Context", "FileReport", "Limits", "Problem", "analyze"]
 
 
-def analyze(content: bytes, filename: str, ctx: Context | None = None, limits: Limits = DEFAULT_LIMITS) -> FileReport:
+def analyze(
+    content: bytes, filename: str, ctx: Context | None = None, limits: Limits = DEFAULT_LIMITS
+) -> FileReport:
     """Read, recognise and validate every sheet of a workbook; never raises for bad input."""
     ctx = ctx or Context()
     report = FileReport(file=filename)
     try:
         workbook = read_workbook(content, filename, limits)
     except ReadError as exc:
-        report.problems.append(Problem(ERROR, exc.code, None, None, None, None, None, exc.message_zh, exc.message_en))
+        report.problems.append(
+            Problem(ERROR, exc.code, None, None, None, None, None, exc.message_zh, exc.message_en)
+        )
         return report
     report.format = workbook.format
     parts: dict[str, list[pd.DataFrame]] = {}
@@ -52,10 +64,27 @@ def analyze(content: bytes, filename: str, ctx: Context | None = None, limits: L
                 )
             continue
         facts = read_facts(sheet.rows, header.row, sheet.name)
-        table = data_table(sheet.rows, header, sheet.merged)
-        frame, problems, sheet_report = validate_sheet(sheet.name, table, header, facts, ctx, sheet.formula_without_value)
+        table = data_table(sheet.rows, header, sheet.merged, sheet.formula_without_value)
+        frame, problems, sheet_report = validate_sheet(
+            sheet.name, table, header, facts, ctx, sheet.formula_without_value
+        )
         report.sheets.append(sheet_report)
         report.problems.extend(problems)
+        if len(frame) and not sheet.visible:
+            # A hidden sheet is often last quarter's copy; its rows count, so say so.
+            report.problems.append(
+                Problem(
+                    WARNING,
+                    "hidden_sheet",
+                    sheet.name,
+                    None,
+                    None,
+                    None,
+                    None,
+                    f"工作表「{sheet.name}」是隱藏的工作表，其中 {len(frame)} 列資料也會匯入；若不需要，請刪除該工作表後重新上傳。",
+                    f"Sheet '{sheet.name}' is hidden; its {len(frame)} rows are imported too. If they are not wanted, delete the sheet and upload again.",
+                )
+            )
         if len(frame):
             parts.setdefault(header.dataset.name, []).append(frame)
     if not any(s.dataset for s in report.sheets):
@@ -75,57 +104,91 @@ def analyze(content: bytes, filename: str, ctx: Context | None = None, limits: L
     for name, frames in parts.items():
         combined = pd.concat(frames, ignore_index=True)
         report.frames[name] = _dedupe(name, combined, report.problems)
-    report.problems = capped(_once_per_value(report.problems, {"program_not_in_plan", "unknown_country"}))
+    report.problems = capped(
+        _once_per_value(report.problems, {"program_not_in_plan", "unknown_country"})
+    )
     return report
 
 
 def _dedupe(name: str, frame: pd.DataFrame, problems: list[Problem]) -> pd.DataFrame:
     """One row per natural key: amounts of repeated keys add up, other datasets keep the last."""
-    ds = DATASETS[name]
-    key = list(ds.key)
-    frame = frame.dropna(subset=[k for k in key if k in frame])
-    if name == "kpi_values":
-        frame = frame[frame["value"].notna() | frame["note"].notna()]
+    key = list(DATASETS[name].key)
+    frame = frame.dropna(subset=[k for k in key if k in frame]).reset_index(drop=True)
     dup = frame.duplicated(key, keep=False)
     if not dup.any():
-        return frame.reset_index(drop=True)
-    first_rows = frame[dup].groupby(key, sort=False)["_row"].transform("first")
-    for (_, row), sheet, first in zip(frame[dup].iterrows(), frame.loc[dup, "_sheet"], first_rows, strict=True):
-        if row["_row"] == first:
+        return frame
+    problems.extend(_duplicate_warnings(name, frame[dup], key))
+    if name not in _ADDED_UP:
+        return frame.drop_duplicates(key, keep="last").reset_index(drop=True)
+    # Only the repeated keys are grouped: a large sheet with a few repeats stays fast.
+    repeated = frame[dup].assign(_order=frame.index[dup])
+    added = _ADDED_UP[name](repeated.groupby(key, sort=False, dropna=False)).reset_index()
+    combined = pd.concat([frame[~dup].assign(_order=frame.index[~dup]), added], ignore_index=True)
+    return (
+        combined.sort_values("_order", kind="stable").drop(columns="_order").reset_index(drop=True)
+    )
+
+
+def _add_budget(groups) -> pd.DataFrame:
+    sums = groups[["budget", "allotted", "spent", "payable"]].sum()
+    return sums.join(groups[["_sheet", "_row", "_order"]].first())
+
+
+def _add_visa(groups) -> pd.DataFrame:
+    counts = groups[["applications", "issued"]].sum()
+    refused = groups["refused"].sum(min_count=1)
+    # The average of the rows' averages, weighted by what each row issued.
+    frame = groups.obj
+    issued = frame["issued"].astype(float)
+    weighted = frame.assign(
+        _days=frame["avg_days"] * issued, _issued=issued.where(frame["avg_days"].notna())
+    )
+    wgroups = weighted.groupby(groups.keys, sort=False, dropna=False)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        avg = wgroups["_days"].sum(min_count=1) / wgroups["_issued"].sum(min_count=1)
+    firsts = groups[["region", "_sheet", "_row", "_order"]].first()
+    return counts.assign(refused=refused, avg_days=avg).join(firsts)
+
+
+_ADDED_UP = {"budget": _add_budget, "visa": _add_visa}
+
+
+def _duplicate_warnings(name: str, rows: pd.DataFrame, key: list[str]) -> list[Problem]:
+    """One warning for every repeat of a key, naming where the key first appeared."""
+    groups = rows.groupby(key, sort=False, dropna=False)
+    first_sheet = groups["_sheet"].transform("first")
+    first_row = groups["_row"].transform("first")
+    later = (rows["_sheet"] != first_sheet) | (rows["_row"] != first_row)
+    rows, first_sheet, first_row = rows[later], first_sheet[later], first_row[later]
+    added = name in _ADDED_UP
+    out: list[Problem] = []
+    for i, (sheet, row, f_sheet, f_row) in enumerate(
+        zip(rows["_sheet"], rows["_row"], first_sheet, first_row, strict=True)
+    ):
+        if i > MAX_PROBLEMS_PER_CODE:
+            # Counted, not described: capped() turns these into one summary line.
+            out.append(Problem(WARNING, "duplicate_key", sheet, None, None, None, None, "", ""))
             continue
-        if name in ("budget", "visa"):
-            zh, en = (
-                f"與第 {first} 列的鍵值相同（{'、'.join(str(row[k]) for k in key)}），兩列金額／件數相加。",
-                f"Same key as row {first} ({', '.join(str(row[k]) for k in key)}); the two rows are added together.",
-            )
+        values = rows.iloc[i][key]
+        shown = [_key_text(v) for v in values if _key_text(v)]
+        where_zh = f"第 {f_row} 列" if f_sheet == sheet else f"工作表「{f_sheet}」第 {f_row} 列"
+        where_en = f"row {f_row}" if f_sheet == sheet else f"row {f_row} of sheet '{f_sheet}'"
+        if added:
+            zh = f"與{where_zh}的鍵值相同（{'、'.join(shown)}），兩列金額／件數相加。"
+            en = f"Same key as {where_en} ({', '.join(shown)}); the two rows are added together."
         else:
-            zh, en = (
-                f"與第 {first} 列重複（{'、'.join(str(row[k]) for k in key)}），以後出現的這一列為準。",
-                f"Duplicates row {first} ({', '.join(str(row[k]) for k in key)}); this later row is kept.",
-            )
-        problems.append(Problem(WARNING, "duplicate_key", sheet, int(row["_row"]), None, None, None, zh, en))
-    if name == "budget":
-        sums = ["budget", "allotted", "spent", "payable"]
-        agg = frame.groupby(key, sort=False, dropna=False).agg({**{c: "sum" for c in sums}, "_sheet": "first", "_row": "first"})
-        return agg.reset_index()
-    if name == "visa":
-        f = frame.copy()
-        f["_wd"] = f["avg_days"] * f["issued"].astype(float)
-        f["_wi"] = f["issued"].astype(float).where(f["avg_days"].notna())
-        agg = f.groupby(key, sort=False, dropna=False).agg(
-            applications=("applications", "sum"),
-            issued=("issued", "sum"),
-            refused=("refused", lambda s: s.sum(min_count=1)),
-            _wd=("_wd", lambda s: s.sum(min_count=1)),
-            _wi=("_wi", lambda s: s.sum(min_count=1)),
-            region=("region", "first"),
-            _sheet=("_sheet", "first"),
-            _row=("_row", "first"),
+            zh = f"與{where_zh}重複（{'、'.join(shown)}），以後出現的這一列為準。"
+            en = f"Duplicates {where_en} ({', '.join(shown)}); this later row is kept."
+        out.append(
+            Problem(WARNING, "duplicate_key", sheet, int(row), None, None, "、".join(shown), zh, en)
         )
-        with np.errstate(divide="ignore", invalid="ignore"):
-            agg["avg_days"] = agg["_wd"] / agg["_wi"]
-        return agg.drop(columns=["_wd", "_wi"]).reset_index()
-    return frame.drop_duplicates(key, keep="last").reset_index(drop=True)
+    return out
+
+
+def _key_text(value: object) -> str:
+    if isinstance(value, pd.Timestamp):
+        return value.date().isoformat()
+    return "" if pd.isna(value) else str(value)
 
 
 def _once_per_value(problems: list[Problem], codes: set[str]) -> list[Problem]:

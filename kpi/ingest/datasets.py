@@ -44,6 +44,9 @@ class Field:
     unknown_as: str = ""
     # Stored in the dataset's table (derived helper columns are not).
     stored: bool = True
+    # Written freely (commentary, a delegation's name): kept as written (trimmed, no width
+    # folding, line breaks kept), and a cell starting 合計 or Total is not a total row.
+    free_text: bool = False
     help_zh: str = ""
     help_en: str = ""
 
@@ -149,7 +152,7 @@ VISITS = Dataset(
         Field("type", CHOICE, ("類型", "性質", "訪問類型", "type"), "類型", "Type", choices=VISIT_TYPES),
         Field("country", TEXT, ("國家", "國別", "國家名稱", "country"), "國家", "Country", fill_down=True),
         Field("level", CHOICE, ("層級", "職級", "level"), "層級", "Level", choices=LEVELS, strict=False, unknown_as="其他"),
-        Field("delegation", TEXT, ("團名", "訪團", "人員", "訪團名稱", "會議名稱", "delegation"), "團名", "Delegation", required=False),
+        Field("delegation", TEXT, ("團名", "訪團", "人員", "訪團名稱", "會議名稱", "delegation"), "團名", "Delegation", required=False, free_text=True),
         Field("participants", INT, ("人數", "團員人數", "participants"), "人數", "Participants", required=False),
         Field("program", TEXT, ("工作計畫", "工作計畫名稱", "program"), "工作計畫", "Work program", required=False),
     ),
@@ -166,7 +169,7 @@ KPI_VALUES = Dataset(
         Field("year", YEAR, ("年度", "year"), "年度", "Year", fill_down=True),
         Field("quarter", QUARTER, ("季別", "季", "quarter"), "季別", "Quarter", fill_down=True),
         Field("value", NUMBER, ("實際值", "累計實際值", "數值", "value", "actual"), "實際值", "Value (YTD)", required=False),
-        Field("note", TEXT, ("說明", "備註", "note", "commentary"), "說明", "Commentary", required=False),
+        Field("note", TEXT, ("說明", "備註", "note", "commentary"), "說明", "Commentary", required=False, free_text=True),
     ),
 )
 

@@ -11,6 +11,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 
 from kpi.ingest.datasets import DATASETS, Dataset
@@ -18,8 +19,11 @@ from kpi.ingest.values import header_key, title_facts
 
 HEADER_SEARCH_ROWS = 20
 
-_TOTAL_RE = re.compile(r"^(合\s*計|總\s*計|小\s*計|共\s*計|總\s*數|grand\s*total|sub-?total|total)\b", re.I)
-_TEXTY = {"string", "mixed", "mixed-integer", "mixed-integer-float", "empty"}
+_TOTAL_RE = re.compile(
+    r"^(合\s*計|總\s*計|小\s*計|共\s*計|總\s*數|grand\s*total|sub-?total|total)\b", re.I
+)
+_NONE = type(None)
+_TYPE_OF = np.frompyfunc(type, 1, 1)
 _NOTE_RE = re.compile(r"^(註|注|附註|備註|說明|資料來源|填表|製表|主辦|審核|note|source)", re.I)
 
 
@@ -138,54 +142,122 @@ def read_facts(rows: list[list[object]], header_row: int, sheet_name: str) -> Sh
     if header_text:
         take(header_text, f"第 {header_row + 1} 列", f"row {header_row + 1}")
     take(sheet_name, f"工作表名稱「{sheet_name}」", f"sheet name '{sheet_name}'")
-    return SheetFacts(found.get("year"), found.get("month_to"), found.get("quarter"), found.get("unit"))
+    return SheetFacts(
+        found.get("year"), found.get("month_to"), found.get("quarter"), found.get("unit")
+    )
 
 
-def data_table(rows: list[list[object]], header: Header, merged: tuple[tuple[int, int, int, int], ...]) -> pd.DataFrame:
+def data_table(
+    rows: list[list[object]],
+    header: Header,
+    merged: tuple[tuple[int, int, int, int], ...],
+    formulas: tuple[tuple[int, int], ...] = (),
+) -> pd.DataFrame:
     """The data rows below the header as raw cells, one column per field, plus ``_row``.
 
     Merged ranges are filled from their top-left cell; blank, total and footnote rows are
-    dropped. ``_row`` is the Excel row number (1-based).
+    dropped. ``_row`` is the Excel row number (1-based). Cells in ``formulas`` (formulas
+    saved without a result) read as empty but are not blank: their row stays, so the
+    validator can report them.
     """
     start = header.row + 1
-    body = rows[start:]
-    width = max((len(r) for r in rows), default=0)
-    grid = [list(r) + [""] * (width - len(r)) for r in body]
-    for r0, c0, r1, c1 in merged:
-        if r1 < start:
-            continue
-        top = rows[r0][c0] if r0 < len(rows) and c0 < len(rows[r0]) else ""
-        for r in range(max(r0, start), r1 + 1):
-            for c in range(c0, c1 + 1):
-                if r - start < len(grid) and c < width and (r, c) != (r0, c0):
-                    grid[r - start][c] = top
-    raw = pd.DataFrame(grid, dtype=object) if grid else pd.DataFrame(columns=range(width), dtype=object)
-    raw["_row"] = range(start + 1, start + 1 + len(raw))
-    # Column-wise: calamine gives "" for an empty cell; numbers and dates are never blank.
-    blank = pd.DataFrame(index=raw.index)
-    is_total = pd.Series(False, index=raw.index)
-    first_text = pd.Series("", index=raw.index, dtype=object)
+    grid = _grid(rows, start, formulas)
+    height, width = grid.shape
+    # A merge fills down its first column only: a program name spans its rows, while a
+    # footnote or a 合計 label spanning columns is one cell of text, not one per column.
+    # A title or header cell merged downwards is not a data value.
+    for r0, c0, r1, _c1 in merged:
+        if start <= r0 < r1 and r0 < len(rows) and c0 < len(rows[r0]):
+            grid[r0 + 1 - start : r1 - start + 1, c0] = rows[r0][c0]
+    # Column by column: which cells are blank, which rows are labelled as totals.
+    free_text = {
+        col for name, col in header.columns.items() if header.dataset.field(name).free_text
+    }
+    blank = np.ones((height, width), dtype=bool)
+    is_total = np.zeros(height, dtype=bool)
+    types = _TYPE_OF(grid)
     for col in range(width):
-        s = raw[col]
-        if pd.api.types.infer_dtype(s, skipna=True) in _TEXTY:
-            stripped = s.where(s.map(type).eq(str), None).str.strip()
-            blank[col] = stripped.eq("").fillna(False).astype(bool) | s.isna()
-            is_total |= stripped.str.match(_TOTAL_RE).fillna(False).astype(bool)
-            text = stripped.fillna("")
-        else:
-            blank[col] = s.isna()
-            text = pd.Series("", index=raw.index, dtype=object)
-        take = first_text.eq("") & ~blank[col]
-        first_text = first_text.where(~take, text.where(text.ne(""), "#"))
+        texts = _Texts.of(grid[:, col], types[:, col])
+        blank[:, col] = texts.blank
+        if col not in free_text:
+            is_total[texts.starting_with(_TOTAL_RE)] = True
+    for r, c in formulas:
+        if r >= start:
+            blank[r - start, c] = False
     filled = (~blank).sum(axis=1)
-    is_note = first_text.str.match(_NOTE_RE).fillna(False).astype(bool) & (filled <= 2)
+    # Footnotes are short rows that start with 註, 說明, 資料來源…; only those rows are read.
+    short = np.flatnonzero((filled > 0) & (filled <= 2))
+    is_note = np.zeros(height, dtype=bool)
+    if len(short):
+        firsts = _Texts.of(grid[short, np.argmax(~blank[short], axis=1)])
+        is_note[short[firsts.starting_with(_NOTE_RE)]] = True
     # A footnote often runs over several rows ("註：1.…" then "　2.…"): below the first
     # one, short rows are footnote too.
-    after_note = is_note.cummax() & (filled <= 2)
-    keep = (filled > 0) & ~is_total & ~is_note & ~after_note
-    out = pd.DataFrame({name: raw.loc[keep, col] for name, col in header.columns.items()})
-    out["_row"] = raw.loc[keep, "_row"]
-    return out.reset_index(drop=True)
+    after_note = np.maximum.accumulate(is_note) & (filled <= 2)
+    keep = np.flatnonzero((filled > 0) & ~is_total & ~after_note)
+    names, cols = list(header.columns), list(header.columns.values())
+    out = pd.DataFrame(grid[np.ix_(keep, cols)], columns=names, dtype=object, copy=False)
+    out["_row"] = keep + start + 1
+    return out
+
+
+def _grid(
+    rows: list[list[object]], start: int, formulas: tuple[tuple[int, int], ...]
+) -> np.ndarray:
+    """The rows from ``start`` down as one 2-D object array, padded with "" to one width."""
+    # Formula cells without a result may lie in rows or columns the reader saw as empty.
+    width = max([max(map(len, rows), default=0), *(c + 1 for _, c in formulas)])
+    height = max(max([len(rows), *(r + 1 for r, _ in formulas)]) - start, 0)
+    body = rows[start:]
+    if body and len(set(map(len, body))) == 1:
+        # The reader pads every row to one width: one copy, no per-row work.
+        block = np.array(body, dtype=object)
+        if block.shape == (height, width):
+            return block
+    grid = np.full((height, width), "", dtype=object)
+    for i, r in enumerate(body):
+        grid[i, : len(r)] = r
+    return grid
+
+
+def blank_cells(cells: np.ndarray) -> np.ndarray:
+    """Which cells are empty: None, NaN, or a string of nothing but spaces."""
+    return _Texts.of(np.asarray(cells, dtype=object)).blank
+
+
+@dataclass(frozen=True)
+class _Texts:
+    """The string cells of one column, trimmed, as codes into their distinct values.
+
+    calamine gives "" for an empty cell; numbers and dates are never blank. Taking each
+    cell's ``type`` is a C loop; trimming and label matching run once per distinct text,
+    and a column repeats a few names, periods and labels many times.
+    """
+
+    where: np.ndarray  # positions of the string cells
+    codes: np.ndarray  # for each string cell, its index in ``distinct``
+    distinct: list[str]  # distinct trimmed texts
+    blank: np.ndarray  # per cell: None, NaN or only spaces
+
+    @classmethod
+    def of(cls, cells: np.ndarray, types: np.ndarray | None = None) -> _Texts:
+        types = _TYPE_OF(cells) if types is None else types
+        is_str = np.equal(types, str).astype(bool)
+        where = np.flatnonzero(is_str)
+        codes, uniques = pd.factorize(cells[is_str])
+        distinct = [u.strip() for u in uniques]
+        blank = np.equal(types, _NONE).astype(bool)
+        floats = np.equal(types, float).astype(bool)
+        if floats.any():
+            blank[floats] = np.isnan(cells[floats].astype(float))
+        empty = np.array([not t for t in distinct], dtype=bool)
+        blank[where[empty[codes]]] = True
+        return cls(where, codes, distinct, blank)
+
+    def starting_with(self, pattern: re.Pattern[str]) -> np.ndarray:
+        """Positions of the cells whose text starts with a label such as 合計 or 註."""
+        hits = np.array([bool(pattern.match(t)) for t in self.distinct], dtype=bool)
+        return self.where[hits[self.codes]] if len(hits) else self.where[:0]
 
 
 def column_letter(col: int) -> str:

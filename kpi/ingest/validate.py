@@ -28,7 +28,7 @@ from kpi.ingest.datasets import (
     YEAR_MONTH,
     Dataset,
 )
-from kpi.ingest.layout import Header, SheetFacts, column_letter
+from kpi.ingest.layout import Header, SheetFacts, blank_cells, column_letter
 from kpi.ingest.report import ERROR, MAX_PROBLEMS_PER_CODE, WARNING, Problem, SheetReport
 
 DEFAULT_VISIT_PROGRAM = "國際會議及交流"
@@ -61,6 +61,8 @@ class _Sheet:
         self.header = header
         self.rows = table["_row"].to_numpy()
         self.problems: list[Problem] = []
+        # Rows that already have an error, so a later check does not report them twice.
+        self.erroneous = np.zeros(len(table), dtype=bool)
 
     def flag(
         self,
@@ -73,9 +75,12 @@ class _Sheet:
         values: pd.Series | None = None,
     ) -> None:
         """Add one problem per flagged row (the first few; the rest are summarised later)."""
-        idx = np.flatnonzero(np.asarray(mask, dtype=bool))
+        mask = np.asarray(mask, dtype=bool)
+        idx = np.flatnonzero(mask)
         if not len(idx):
             return
+        if severity == ERROR:
+            self.erroneous |= mask
         col = self.header.columns.get(field_name) if field_name else None
         letter = column_letter(col) if col is not None else None
         head = self.header.texts.get(field_name) if field_name else None
@@ -83,13 +88,27 @@ class _Sheet:
         for i in idx[: MAX_PROBLEMS_PER_CODE + 1]:
             value = None if raw is None else _show(raw.iloc[i])
             self.problems.append(
-                Problem(severity, code, self.name, int(self.rows[i]), letter, head, value, zh.format(v=value), en.format(v=value))
+                Problem(
+                    severity,
+                    code,
+                    self.name,
+                    int(self.rows[i]),
+                    letter,
+                    head,
+                    value,
+                    zh.format(v=value),
+                    en.format(v=value),
+                )
             )
         for _ in idx[MAX_PROBLEMS_PER_CODE + 1 :]:
             # Counted, not described: report.capped() turns these into one summary line.
-            self.problems.append(Problem(severity, code, self.name, None, letter, head, None, zh, en))
+            self.problems.append(
+                Problem(severity, code, self.name, None, letter, head, None, zh, en)
+            )
 
-    def whole(self, severity: str, code: str, zh: str, en: str, field_name: str | None = None) -> None:
+    def whole(
+        self, severity: str, code: str, zh: str, en: str, field_name: str | None = None
+    ) -> None:
         col = self.header.columns.get(field_name) if field_name else None
         self.problems.append(
             Problem(
@@ -122,7 +141,11 @@ def _parse(sheet: _Sheet, ds: Dataset, name: str, facts_unit: int | None) -> pd.
     raw = sheet.table[name]
     label = sheet.header.texts.get(name, f.label_zh)
     if f.kind == TEXT:
-        return V.parse_text(raw).values
+        text = V.parse_text(raw).values
+        if f.free_text:
+            written = raw.where(raw.map(type).eq(str)).str.strip()
+            text = text.where(~written.fillna("").astype(bool), written)
+        return text
     if f.kind == YEAR_MONTH:
         return None  # read together with year by the visa assembler
     if f.kind in (MONEY, NUMBER, RATE):
@@ -156,15 +179,17 @@ def _parse(sheet: _Sheet, ds: Dataset, name: str, facts_unit: int | None) -> pd.
             )
             values = values.where(~unknown, f.unknown_as)
         else:
+            # Kept as written, so once per distinct value is enough (not once per row).
+            written = V.parse_text(raw).values
             sheet.flag(
-                unknown,
+                unknown & ~written.duplicated().to_numpy(),
                 name,
                 WARNING,
                 f"unknown_{name}",
                 f"「{label}」的值「{{v}}」不在常用清單中，照原文保存。",
                 f"{f.label_en} '{{v}}' is not one of the usual values; it is kept as written.",
             )
-            values = values.where(~unknown, V.parse_text(raw).values)
+            values = values.where(~unknown, written)
         return values
     if f.kind == CHOICE:
         choices = "、".join(f.choices)
@@ -222,11 +247,16 @@ def _fill_down(values: pd.Series) -> pd.Series:
     return values.ffill()
 
 
-def _require(sheet: _Sheet, values: pd.Series, name: str, ds: Dataset) -> None:
+def _require(
+    sheet: _Sheet, values: pd.Series, name: str, ds: Dataset, rows: pd.Series | None = None
+) -> None:
+    """Flag the rows (of ``rows``, default all) that leave a required field blank."""
     f = ds.field(name)
     label = sheet.header.texts.get(name, f.label_zh)
     raw = sheet.table[name]
     blank = np.asarray(values.isna(), dtype=bool) & np.asarray(_blank(raw), dtype=bool)
+    if rows is not None:
+        blank &= np.asarray(rows, dtype=bool)
     sheet.flag(
         blank,
         name,
@@ -237,14 +267,27 @@ def _require(sheet: _Sheet, values: pd.Series, name: str, ds: Dataset) -> None:
     )
 
 
-def _blank(raw: pd.Series) -> pd.Series:
-    return raw.isna() | raw.astype(str).str.strip().eq("")
+def _blank(raw: pd.Series) -> np.ndarray:
+    return blank_cells(raw.to_numpy(dtype=object))
 
 
-def _fact(sheet: _Sheet, report: SheetReport, name: str, column: pd.Series | None, facts_value, ctx_value, ctx: Context, zh: str, en: str):
+def _fact(
+    sheet: _Sheet,
+    report: SheetReport,
+    name: str,
+    column: pd.Series | None,
+    facts_value,
+    ctx_value,
+    ctx: Context,
+    zh: str,
+    en: str,
+):
     """A sheet-wide value from a column, else a title fact, else the uploader; records the source."""
     if column is not None and column.notna().any():
-        report.sources[name] = {"zh": f"欄位「{sheet.header.texts.get(name, zh)}」", "en": f"column '{sheet.header.texts.get(name, en)}'"}
+        report.sources[name] = {
+            "zh": f"欄位「{sheet.header.texts.get(name, zh)}」",
+            "en": f"column '{sheet.header.texts.get(name, en)}'",
+        }
         return column
     if facts_value is not None:
         report.sources[name] = {"zh": facts_value.source_zh, "en": facts_value.source_en}
@@ -256,7 +299,12 @@ def _fact(sheet: _Sheet, report: SheetReport, name: str, column: pd.Series | Non
 
 
 def validate_sheet(
-    name: str, table: pd.DataFrame, header: Header, facts: SheetFacts, ctx: Context, formula_cells: tuple[tuple[int, int], ...] = ()
+    name: str,
+    table: pd.DataFrame,
+    header: Header,
+    facts: SheetFacts,
+    ctx: Context,
+    formula_cells: tuple[tuple[int, int], ...] = (),
 ) -> tuple[pd.DataFrame, list[Problem], SheetReport]:
     """Canonical rows of one sheet (with ``_sheet``/``_row``), its problems and a summary."""
     ds = header.dataset
@@ -264,7 +312,11 @@ def validate_sheet(
     report = SheetReport(name=name, dataset=ds.name, header_row=header.row + 1)
     _formula_problems(sheet, formula_cells)
     missing = [
-        f for f in ds.fields if f.required and f.name not in header.columns and f.name not in _FACT_FIELDS.get(ds.name, ())
+        f
+        for f in ds.fields
+        if f.required
+        and f.name not in header.columns
+        and f.name not in _FACT_FIELDS.get(ds.name, ())
     ]
     for f in missing:
         sheet.whole(
@@ -283,8 +335,11 @@ def validate_sheet(
     out = _ASSEMBLE[ds.name](sheet, parsed, facts, ctx, report)
     if out is None:
         return pd.DataFrame(), sheet.problems, report
+    _incomplete_keys(sheet, out)
     out["_sheet"] = name
-    out["_row"] = sheet.rows
+    # An assembler may leave out rows that say nothing; the others keep their Excel rows.
+    out["_row"] = sheet.rows[out.index.to_numpy()]
+    out = out.reset_index(drop=True)
     report.rows = len(out)
     if "year" in out and out["year"].notna().any():
         report.year = int(out["year"].dropna().iloc[0])
@@ -293,7 +348,11 @@ def validate_sheet(
     return out, sheet.problems, report
 
 
-_FACT_FIELDS = {"budget": ("year", "month"), "visa": ("year", "month"), "kpi_values": ("year", "quarter")}
+_FACT_FIELDS = {
+    "budget": ("year", "month"),
+    "visa": ("year", "month"),
+    "kpi_values": ("year", "quarter"),
+}
 
 
 def _money_unit(header: Header, facts: SheetFacts) -> int:
@@ -305,10 +364,22 @@ def _money_unit(header: Header, facts: SheetFacts) -> int:
 
 
 def _formula_problems(sheet: _Sheet, cells: tuple[tuple[int, int], ...]) -> None:
-    for r, c in cells:
-        if r <= sheet.header.row:
+    """Formula cells saved without their result, where the importer would read them.
+
+    A formula in a total row (=SUM(…)), a title or a column no field uses is never read,
+    so it does not refuse the file.
+    """
+    names = {col: name for name, col in sheet.header.columns.items()}
+    cells = tuple((r, c) for r, c in cells if c in names)
+    if not cells or not len(sheet.rows):
+        return
+    # Data rows keep their Excel numbers in ascending order: find each cell's row by bisection.
+    wanted = np.array([r + 1 for r, _ in cells])
+    at = np.minimum(np.searchsorted(sheet.rows, wanted), len(sheet.rows) - 1)
+    for (r, c), i in zip(cells, at, strict=True):
+        if sheet.rows[i] != r + 1:
             continue
-        head = next((sheet.header.texts[n] for n, col in sheet.header.columns.items() if col == c), None)
+        sheet.erroneous[i] = True
         sheet.problems.append(
             Problem(
                 ERROR,
@@ -316,7 +387,7 @@ def _formula_problems(sheet: _Sheet, cells: tuple[tuple[int, int], ...]) -> None
                 sheet.name,
                 r + 1,
                 column_letter(c),
-                head,
+                sheet.header.texts[names[c]],
                 None,
                 "這個儲存格是公式，但檔案沒有存下計算結果。請在 Excel 或 LibreOffice 開啟後重新計算並存檔，或將公式改為數值。",
                 "This cell holds a formula whose result was not saved in the file. Open it in Excel or LibreOffice, recalculate and save, or paste the values.",
@@ -328,20 +399,32 @@ def _period_months(sheet, parsed, facts, ctx, report) -> pd.Series | None:
     """Budget: the report's month, from a month or quarter column, the title, or the uploader."""
     month = parsed.get("month")
     if month is not None and month.notna().any():
-        report.sources["month"] = {"zh": f"欄位「{sheet.header.texts['month']}」", "en": f"column '{sheet.header.texts['month']}'"}
+        report.sources["month"] = {
+            "zh": f"欄位「{sheet.header.texts['month']}」",
+            "en": f"column '{sheet.header.texts['month']}'",
+        }
         return month
     quarter = parsed.get("quarter")
     if quarter is not None and quarter.notna().any():
-        report.sources["month"] = {"zh": f"欄位「{sheet.header.texts['quarter']}」（季末月份）", "en": f"column '{sheet.header.texts['quarter']}' (last month of the quarter)"}
+        report.sources["month"] = {
+            "zh": f"欄位「{sheet.header.texts['quarter']}」（季末月份）",
+            "en": f"column '{sheet.header.texts['quarter']}' (last month of the quarter)",
+        }
         return quarter * 3
     if facts.month_to is not None:
         report.sources["month"] = {"zh": facts.month_to.source_zh, "en": facts.month_to.source_en}
         return pd.Series(facts.month_to.value, index=sheet.table.index, dtype="Int64")
     if facts.quarter is not None:
-        report.sources["month"] = {"zh": facts.quarter.source_zh + "（季末月份）", "en": facts.quarter.source_en + " (last month of the quarter)"}
+        report.sources["month"] = {
+            "zh": facts.quarter.source_zh + "（季末月份）",
+            "en": facts.quarter.source_en + " (last month of the quarter)",
+        }
         return pd.Series(facts.quarter.value * 3, index=sheet.table.index, dtype="Int64")
     if ctx.quarter is not None:
-        report.sources["month"] = {"zh": ctx.given_zh + "（季末月份）", "en": ctx.given_en + " (last month of the quarter)"}
+        report.sources["month"] = {
+            "zh": ctx.given_zh + "（季末月份）",
+            "en": ctx.given_en + " (last month of the quarter)",
+        }
         return pd.Series(ctx.quarter * 3, index=sheet.table.index, dtype="Int64")
     return None
 
@@ -355,19 +438,66 @@ def _no_fact(sheet: _Sheet, what_zh: str, what_en: str, hint_zh: str, hint_en: s
     )
 
 
-def _rows_missing(sheet: _Sheet, values: pd.Series, name: str, zh: str, en: str) -> None:
-    sheet.flag(np.asarray(values.isna(), dtype=bool), name if name in sheet.table else None, ERROR, f"blank_{name}", zh, en)
+# Where a key part comes from, in order of preference: the column of the same name, else
+# the column it is read from (a 年月 cell names the year, a 季別 cell the budget's month).
+_KEY_SOURCES = {
+    "year": ("year", "period", "quarter", "date"),
+    "month": ("month", "period", "quarter", "date"),
+}
+_KEY_WORDS = {"year": ("年度", "year"), "month": ("月份", "month"), "quarter": ("季別", "quarter")}
+
+
+def _incomplete_keys(sheet: _Sheet, out: pd.DataFrame) -> None:
+    """A row without a full natural key cannot be stored: an error, unless it has one already.
+
+    Sheet-wide columns fill down, so this is a blank year, month or quarter above the first
+    written one (or a 年月 cell left blank at the top).
+    """
+    ds = sheet.header.dataset
+    for k in ds.key:
+        # Refreshed for every key part: a blank 年月 cell is one problem, not two.
+        missing = out[k].isna() & ~sheet.erroneous[out.index.to_numpy()]
+        if not missing.any():
+            continue
+        source = next((s for s in _KEY_SOURCES.get(k, (k,)) if s in sheet.header.columns), None)
+        label = sheet.header.texts.get(source, "") if source else ""
+        what_zh, what_en = _KEY_WORDS.get(k, (ds.field(k).label_zh, ds.field(k).label_en))
+        mask = np.zeros(len(sheet.table), dtype=bool)
+        mask[out.index[missing.to_numpy()]] = True
+        sheet.flag(
+            mask,
+            source,
+            ERROR,
+            f"blank_{k}",
+            f"這一列沒有{what_zh}：「{label}」空白，上方也沒有可沿用的值。",
+            f"This row has no {what_en}: the '{label}' cell is blank and there is no value above it to carry down.",
+        )
 
 
 def _year(sheet, parsed, facts, ctx, report) -> pd.Series | None:
-    year = _fact(sheet, report, "year", parsed.get("year"), facts.year, ctx.year, ctx, "年度", "year")
+    year = _fact(
+        sheet, report, "year", parsed.get("year"), facts.year, ctx.year, ctx, "年度", "year"
+    )
     if year is None:
-        _no_fact(sheet, "年度", "year", "請在上傳時指定年度（CLI：--year）。", "Give the year when uploading (CLI: --year).")
+        _no_fact(
+            sheet,
+            "年度",
+            "year",
+            "請在上傳時指定年度（CLI：--year）。",
+            "Give the year when uploading (CLI: --year).",
+        )
     return year
 
 
 def _program(values: pd.Series, ctx: Context) -> pd.Series:
-    return values.map(lambda p: ctx.program_aliases.get(p, p) if isinstance(p, str) else p)
+    return _per_value(values, lambda p: ctx.program_aliases.get(p, p))
+
+
+def _per_value(values: pd.Series, fn) -> pd.Series:
+    """``fn`` applied once per distinct text (a column repeats a few names many times)."""
+    texts = values.where(values.map(type).eq(str))
+    mapping = {t: fn(t) for t in texts.dropna().unique()}
+    return texts.map(mapping).where(texts.notna(), values).astype(object)
 
 
 def _warn_programs(sheet: _Sheet, programs: pd.Series, ctx: Context, field_name: str) -> None:
@@ -390,7 +520,13 @@ def _assemble_budget(sheet, parsed, facts, ctx, report) -> pd.DataFrame | None:
     year = _year(sheet, parsed, facts, ctx, report)
     month = _period_months(sheet, parsed, facts, ctx, report)
     if month is None:
-        _no_fact(sheet, "資料期間（月份）", "period (month)", "請在上傳時指定季別（CLI：--quarter）。", "Give the quarter when uploading (CLI: --quarter).")
+        _no_fact(
+            sheet,
+            "資料期間（月份）",
+            "period (month)",
+            "請在上傳時指定季別（CLI：--quarter）。",
+            "Give the quarter when uploading (CLI: --quarter).",
+        )
     if year is None or month is None:
         return None
     for name in ("program", "kind"):
@@ -400,35 +536,47 @@ def _assemble_budget(sheet, parsed, facts, ctx, report) -> pd.DataFrame | None:
         {
             "year": year.astype("Int64"),
             "month": month.astype("Int64"),
-            "agency": (parsed["agency"] if parsed.get("agency") is not None else pd.Series("", index=sheet.table.index)).fillna(""),
+            "agency": (
+                parsed["agency"]
+                if parsed.get("agency") is not None
+                else pd.Series("", index=sheet.table.index)
+            ).fillna(""),
             "program": _program(parsed["program"], ctx),
             "kind": parsed["kind"],
             "budget": parsed["budget"].astype(float),
             "allotted": parsed["allotted"].astype(float),
             "spent": parsed["spent"].astype(float),
-            "payable": parsed["payable"].astype(float) if parsed.get("payable") is not None else zero,
+            "payable": parsed["payable"].astype(float)
+            if parsed.get("payable") is not None
+            else zero,
         }
     )
     out["payable"] = out["payable"].fillna(0.0)
     executed = out["spent"] + out["payable"]
+    over = executed > out["allotted"] + 0.5
     sheet.flag(
-        np.asarray(executed > out["allotted"] + 0.5, dtype=bool),
+        np.asarray(over, dtype=bool),
         "spent",
         WARNING,
         "executed_over_allotted",
         "實支數加應付未付數（{v}）超過累計分配數。",
         "Spent plus payable ({v}) exceeds the allotted amount.",
-        values=executed.map(lambda x: f"{x:,.0f}"),
+        values=executed[over].map("{:,.0f}".format).reindex(executed.index),
     )
     rate = parsed.get("rate")
     if rate is not None:
         with np.errstate(divide="ignore", invalid="ignore"):
             computed = executed / out["allotted"].where(out["allotted"] != 0)
+        if not V.header_is_percent(sheet.header.texts["rate"]):
+            # Under a plain 執行率 header offices write 83.33 (points) as often as 0.8333:
+            # read each cell the way that agrees better with the amounts.
+            points = rate / 100
+            rate = rate.where((rate - computed).abs() <= (points - computed).abs(), points)
         mismatch = rate.notna() & computed.notna() & ((rate - computed).abs() > RATE_TOLERANCE)
+        pairs = zip(rate[mismatch], computed[mismatch], strict=True)
         shown = pd.Series(
-            [f"{r:.2%} ≠ {c:.2%}" if pd.notna(r) and pd.notna(c) else "" for r, c in zip(rate, computed, strict=True)],
-            index=rate.index,
-        ) if mismatch.any() else rate
+            [f"{r:.2%} ≠ {c:.2%}" for r, c in pairs], index=rate.index[mismatch], dtype=object
+        )
         sheet.flag(
             np.asarray(mismatch, dtype=bool),
             "rate",
@@ -436,18 +584,31 @@ def _assemble_budget(sheet, parsed, facts, ctx, report) -> pd.DataFrame | None:
             "rate_mismatch",
             "填報的執行率與重新計算的（實支＋應付）÷分配數相差超過 0.5 個百分點：{v}；以重新計算者為準。",
             "The reported execution rate differs from (spent + payable) ÷ allotted by more than 0.5 points: {v}; the recomputed rate is used.",
-            values=shown,
+            values=shown.reindex(rate.index),
         )
     _warn_programs(sheet, out["program"], ctx, "program")
     report.sources.setdefault("unit", {})
     unit = _money_unit(sheet.header, facts)
-    unit_src = next((n for n in ("allotted", "spent", "budget") if V.header_unit(sheet.header.texts.get(n, ""))), None)
+    unit_src = next(
+        (
+            n
+            for n in ("allotted", "spent", "budget")
+            if V.header_unit(sheet.header.texts.get(n, ""))
+        ),
+        None,
+    )
     if unit_src:
-        report.sources["unit"] = {"zh": f"欄位標題「{sheet.header.texts[unit_src]}」", "en": f"header '{sheet.header.texts[unit_src]}'"}
+        report.sources["unit"] = {
+            "zh": f"欄位標題「{sheet.header.texts[unit_src]}」",
+            "en": f"header '{sheet.header.texts[unit_src]}'",
+        }
     elif facts.unit:
         report.sources["unit"] = {"zh": facts.unit.source_zh, "en": facts.unit.source_en}
     else:
-        report.sources["unit"] = {"zh": "未標示，依慣例以千元計", "en": "not stated; NT$ thousands by convention"}
+        report.sources["unit"] = {
+            "zh": "未標示，依慣例以千元計",
+            "en": "not stated; NT$ thousands by convention",
+        }
     report.unit = unit
     return out
 
@@ -458,22 +619,52 @@ def _assemble_visa(sheet, parsed, facts, ctx, report) -> pd.DataFrame | None:
     if "period" in sheet.table:
         ym = V.parse_year_month(sheet.table["period"])
         bad = np.asarray(ym.bad, dtype=bool)
-        sheet.flag(bad, "period", ERROR, "bad_period", "「年月」的值「{v}」不是有效的年月（例：108/01、108年4月、2019-01）。", "Period '{v}' is not a valid year and month (e.g. 108/01, 108年4月, 2019-01).")
+        sheet.flag(
+            bad,
+            "period",
+            ERROR,
+            "bad_period",
+            "「年月」的值「{v}」不是有效的年月（例：108/01、108年4月、2019-01）。",
+            "Period '{v}' is not a valid year and month (e.g. 108/01, 108年4月, 2019-01).",
+        )
         year, month = ym.year.ffill(), ym.values.ffill()
         label = sheet.header.texts["period"]
-        report.sources["year"] = report.sources["month"] = {"zh": f"欄位「{label}」", "en": f"column '{label}'"}
+        report.sources["year"] = report.sources["month"] = {
+            "zh": f"欄位「{label}」",
+            "en": f"column '{label}'",
+        }
     else:
         if parsed.get("month") is not None and parsed["month"].notna().any():
             month = parsed["month"]
-            report.sources["month"] = {"zh": f"欄位「{sheet.header.texts['month']}」", "en": f"column '{sheet.header.texts['month']}'"}
+            report.sources["month"] = {
+                "zh": f"欄位「{sheet.header.texts['month']}」",
+                "en": f"column '{sheet.header.texts['month']}'",
+            }
         elif facts.month_to is not None:
             month = pd.Series(facts.month_to.value, index=sheet.table.index, dtype="Int64")
-            report.sources["month"] = {"zh": facts.month_to.source_zh, "en": facts.month_to.source_en}
-        year = _fact(sheet, report, "year", parsed.get("year"), facts.year, ctx.year, ctx, "年度", "year")
+            report.sources["month"] = {
+                "zh": facts.month_to.source_zh,
+                "en": facts.month_to.source_en,
+            }
+        year = _fact(
+            sheet, report, "year", parsed.get("year"), facts.year, ctx.year, ctx, "年度", "year"
+        )
         if year is None:
-            _no_fact(sheet, "年度", "year", "請在上傳時指定年度（CLI：--year）。", "Give the year when uploading (CLI: --year).")
+            _no_fact(
+                sheet,
+                "年度",
+                "year",
+                "請在上傳時指定年度（CLI：--year）。",
+                "Give the year when uploading (CLI: --year).",
+            )
         if month is None:
-            _no_fact(sheet, "月份", "month", "請加上「年月」或「月份」欄位。", "Add a 年月 (period) or 月份 (month) column.")
+            _no_fact(
+                sheet,
+                "月份",
+                "month",
+                "請加上「年月」或「月份」欄位。",
+                "Add a 年月 (period) or 月份 (month) column.",
+            )
     if year is None or month is None:
         return None
     for name in ("mission", "visa_type"):
@@ -483,12 +674,18 @@ def _assemble_visa(sheet, parsed, facts, ctx, report) -> pd.DataFrame | None:
             "year": year.astype("Int64"),
             "month": month.astype("Int64"),
             "mission": parsed["mission"],
-            "region": parsed["region"] if parsed.get("region") is not None else pd.Series(pd.NA, index=sheet.table.index, dtype=object),
+            "region": parsed["region"]
+            if parsed.get("region") is not None
+            else pd.Series(pd.NA, index=sheet.table.index, dtype=object),
             "visa_type": parsed["visa_type"],
             "applications": parsed["applications"].astype("Int64"),
             "issued": parsed["issued"].astype("Int64"),
-            "refused": parsed["refused"].astype("Int64") if parsed.get("refused") is not None else pd.Series(pd.NA, index=sheet.table.index, dtype="Int64"),
-            "avg_days": parsed["avg_days"].astype(float) if parsed.get("avg_days") is not None else pd.Series(np.nan, index=sheet.table.index),
+            "refused": parsed["refused"].astype("Int64")
+            if parsed.get("refused") is not None
+            else pd.Series(pd.NA, index=sheet.table.index, dtype="Int64"),
+            "avg_days": parsed["avg_days"].astype(float)
+            if parsed.get("avg_days") is not None
+            else pd.Series(np.nan, index=sheet.table.index),
         }
     )
     over = out["issued"].fillna(0) > out["applications"].fillna(0)
@@ -501,7 +698,14 @@ def _assemble_visa(sheet, parsed, facts, ctx, report) -> pd.DataFrame | None:
         "Issued ({v}) exceeds applications.",
     )
     negative_days = out["avg_days"].fillna(0) < 0
-    sheet.flag(np.asarray(negative_days, dtype=bool), "avg_days", ERROR, "negative_avg_days", "平均處理天數不可為負數：{v}。", "Average processing days cannot be negative: {v}.")
+    sheet.flag(
+        np.asarray(negative_days, dtype=bool),
+        "avg_days",
+        ERROR,
+        "negative_avg_days",
+        "平均處理天數不可為負數：{v}。",
+        "Average processing days cannot be negative: {v}.",
+    )
     return out
 
 
@@ -511,9 +715,9 @@ def _assemble_visits(sheet, parsed, facts, ctx, report) -> pd.DataFrame | None:
         _require(sheet, parsed[name], name, ds)
     country = parsed["country"]
     if ctx.normalize_country is not None:
-        country = country.map(lambda c: ctx.normalize_country(c) if isinstance(c, str) else c)
+        country = _per_value(country, ctx.normalize_country)
         if ctx.is_known_country is not None:
-            unknown = country.notna() & ~country.map(lambda c: bool(ctx.is_known_country(c)) if isinstance(c, str) else True)
+            unknown = _per_value(country, lambda c: not ctx.is_known_country(c)).eq(True)
             first = unknown & ~country.duplicated()
             sheet.flag(
                 np.asarray(first, dtype=bool),
@@ -526,9 +730,20 @@ def _assemble_visits(sheet, parsed, facts, ctx, report) -> pd.DataFrame | None:
             )
     level = parsed["level"]
     blank_level = level.isna()
-    sheet.flag(np.asarray(blank_level, dtype=bool), "level", WARNING, "blank_level", "「層級」空白，以「其他」計。", "Level is blank and is counted as 其他 (other).")
+    sheet.flag(
+        np.asarray(blank_level, dtype=bool),
+        "level",
+        WARNING,
+        "blank_level",
+        "「層級」空白，以「其他」計。",
+        "Level is blank and is counted as 其他 (other).",
+    )
     program = parsed.get("program")
-    program = _program(program, ctx).fillna(DEFAULT_VISIT_PROGRAM) if program is not None else pd.Series(DEFAULT_VISIT_PROGRAM, index=sheet.table.index)
+    program = (
+        _program(program, ctx).fillna(DEFAULT_VISIT_PROGRAM)
+        if program is not None
+        else pd.Series(DEFAULT_VISIT_PROGRAM, index=sheet.table.index)
+    )
     _warn_programs(sheet, program, ctx, "program")
     dates = parsed["date"]
     out = pd.DataFrame(
@@ -537,14 +752,21 @@ def _assemble_visits(sheet, parsed, facts, ctx, report) -> pd.DataFrame | None:
             "type": parsed["type"],
             "country": country,
             "level": level.fillna("其他"),
-            "delegation": parsed["delegation"].fillna("") if parsed.get("delegation") is not None else pd.Series("", index=sheet.table.index),
-            "participants": parsed["participants"].astype("Int64") if parsed.get("participants") is not None else pd.Series(pd.NA, index=sheet.table.index, dtype="Int64"),
+            "delegation": parsed["delegation"].fillna("")
+            if parsed.get("delegation") is not None
+            else pd.Series("", index=sheet.table.index),
+            "participants": parsed["participants"].astype("Int64")
+            if parsed.get("participants") is not None
+            else pd.Series(pd.NA, index=sheet.table.index, dtype="Int64"),
             "program": program,
         }
     )
     out["year"] = (dates.dt.year - 1911).astype("Int64")
     out["month"] = dates.dt.month.astype("Int64")
-    report.sources["year"] = report.sources["month"] = {"zh": f"欄位「{sheet.header.texts['date']}」", "en": f"column '{sheet.header.texts['date']}'"}
+    report.sources["year"] = report.sources["month"] = {
+        "zh": f"欄位「{sheet.header.texts['date']}」",
+        "en": f"column '{sheet.header.texts['date']}'",
+    }
     return out
 
 
@@ -557,16 +779,37 @@ def _assemble_kpi_values(sheet, parsed, facts, ctx, report) -> pd.DataFrame | No
     if (year_col is None or year_col.isna().all()) and qyear is not None and qyear.notna().any():
         year_col = qyear.ffill()
     year = _fact(sheet, report, "year", year_col, facts.year, ctx.year, ctx, "年度", "year")
-    quarter = _fact(sheet, report, "quarter", quarter, facts.quarter, ctx.quarter, ctx, "季別", "quarter")
+    quarter = _fact(
+        sheet, report, "quarter", quarter, facts.quarter, ctx.quarter, ctx, "季別", "quarter"
+    )
     if year is None:
-        _no_fact(sheet, "年度", "year", "請在上傳時指定年度（CLI：--year）。", "Give the year when uploading (CLI: --year).")
+        _no_fact(
+            sheet,
+            "年度",
+            "year",
+            "請在上傳時指定年度（CLI：--year）。",
+            "Give the year when uploading (CLI: --year).",
+        )
     if quarter is None:
-        _no_fact(sheet, "季別", "quarter", "請在上傳時指定季別（CLI：--quarter）。", "Give the quarter when uploading (CLI: --quarter).")
+        _no_fact(
+            sheet,
+            "季別",
+            "quarter",
+            "請在上傳時指定季別（CLI：--quarter）。",
+            "Give the quarter when uploading (CLI: --quarter).",
+        )
     if year is None or quarter is None:
         return None
-    _require(sheet, parsed["kpi"], "kpi", sheet.header.dataset)
-    kpi_text = parsed["kpi"]
-    kpi = kpi_text.map(lambda t: ctx.resolve_kpi(t) if (isinstance(t, str) and ctx.resolve_kpi) else t)
+    value = parsed.get("value")
+    note = parsed.get("note")
+    value = value.astype(float) if value is not None else pd.Series(np.nan, index=sheet.table.index)
+    note = note if note is not None else pd.Series(pd.NA, index=sheet.table.index, dtype=object)
+    # A template lists every indicator; a row whose value and note are left blank (or a
+    # lone dash) says nothing, whatever its indicator cell holds.
+    said = value.notna() | note.notna() | pd.Series(sheet.erroneous, index=sheet.table.index)
+    kpi_text = parsed["kpi"].where(said)
+    _require(sheet, kpi_text, "kpi", sheet.header.dataset, rows=said)
+    kpi = _per_value(kpi_text, ctx.resolve_kpi) if ctx.resolve_kpi else kpi_text
     unknown = kpi_text.notna() & kpi.isna()
     sheet.flag(
         np.asarray(unknown, dtype=bool),
@@ -576,18 +819,16 @@ def _assemble_kpi_values(sheet, parsed, facts, ctx, report) -> pd.DataFrame | No
         "指標「{v}」不在指標目錄中；請填指標代碼（如 K4.1）或目錄中的指標名稱。",
         "Indicator '{v}' is not in the catalogue; give its code (e.g. K4.1) or its catalogue name.",
     )
-    value = parsed.get("value")
-    note = parsed.get("note")
     out = pd.DataFrame(
         {
             "kpi": kpi,
             "year": year.astype("Int64"),
             "quarter": quarter.astype("Int64"),
-            "value": value.astype(float) if value is not None else pd.Series(np.nan, index=sheet.table.index),
-            "note": note if note is not None else pd.Series(pd.NA, index=sheet.table.index, dtype=object),
+            "value": value,
+            "note": note,
         }
     )
-    return out
+    return out[said]
 
 
 _ASSEMBLE = {
