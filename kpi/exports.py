@@ -40,9 +40,17 @@ def to_csv_bytes(frame: pd.DataFrame) -> bytes:
 def to_xlsx_bytes(frame: pd.DataFrame, sheet: str = "data") -> bytes:
     """One sheet, header frozen; text cells written as text (never as formulas)."""
     from openpyxl import Workbook
-    from openpyxl.cell.cell import TYPE_STRING
+    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE, TYPE_STRING
 
-    safe = safe_frame(frame)
+    # Control characters cannot be stored in a worksheet; drop them before neutralising,
+    # so "\x08=1" cannot turn into a formula once the \x08 is gone.
+    cleaned = frame.copy()
+    for col in cleaned.columns:
+        if cleaned[col].dtype == object or pd.api.types.is_string_dtype(cleaned[col]):
+            cleaned[col] = cleaned[col].map(
+                lambda v: ILLEGAL_CHARACTERS_RE.sub("", v) if isinstance(v, str) else v
+            )
+    safe = safe_frame(cleaned)
     wb = Workbook()
     ws = wb.active
     ws.title = sheet[:31] or "data"
