@@ -178,7 +178,7 @@ def _parse(sheet: _Sheet, ds: Dataset, name: str, facts_unit: int | None) -> pd.
                 f"{f.label_en} '{{v}}' is not recognised and is counted as '{f.unknown_as}'.",
             )
             values = values.where(~unknown, f.unknown_as)
-        else:
+        elif unknown.any():
             # Kept as written, so once per distinct value is enough (not once per row).
             written = V.parse_text(raw).values
             sheet.flag(
@@ -253,10 +253,12 @@ def _require(
     """Flag the rows (of ``rows``, default all) that leave a required field blank."""
     f = ds.field(name)
     label = sheet.header.texts.get(name, f.label_zh)
-    raw = sheet.table[name]
-    blank = np.asarray(values.isna(), dtype=bool) & np.asarray(_blank(raw), dtype=bool)
+    blank = np.array(values.isna(), dtype=bool)
     if rows is not None:
         blank &= np.asarray(rows, dtype=bool)
+    # Only cells that gave nothing are looked at again: blank, or unreadable (flagged already).
+    maybe = np.flatnonzero(blank)
+    blank[maybe] = _blank(sheet.table[name].iloc[maybe])
     sheet.flag(
         blank,
         name,
