@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import sys
 import unicodedata
@@ -121,10 +122,11 @@ def _fail(message: str, as_json: bool) -> None:
 
 
 def _emit(doc: dict, as_json: bool, text: str) -> None:
-    if as_json:
-        print(json.dumps(doc, ensure_ascii=False, indent=2))
-    else:
-        print(text)
+    try:
+        print(json.dumps(doc, ensure_ascii=False, indent=2) if as_json else text, flush=True)
+    except BrokenPipeError:
+        # The reader (`| head`) went away: nothing left to say, and no traceback about it.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 
 
 def _engine(args):

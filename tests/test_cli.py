@@ -492,3 +492,20 @@ def test_a_usage_error_in_a_real_process(tmp_path):
     assert done.returncode == 2
     assert json.loads(done.stdout)["error"]
     assert "usage" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_output_into_a_closed_pipe_ends_quietly(tmp_path):
+    """`python -m kpi plan show --json | head -1`: the reader leaves early, no traceback."""
+    env = {**os.environ, "KPI_DATABASE_URL": f"sqlite:///{tmp_path / 'pipe.sqlite3'}", "PYTHONPATH": str(ROOT)}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "kpi", "plan", "show", "--json"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        cwd=ROOT,
+        env=env,
+    )
+    proc.stdout.close()  # before the child has written anything: its write fails with EPIPE
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=120) == 0
+    assert "Traceback" not in err
+    assert "BrokenPipe" not in err
