@@ -27,6 +27,7 @@ run: $(VENV)/.runtime
 test: $(VENV)/.dev
 	bash scripts/test-setup.sh
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest -n 2 --dist loadfile -q
 
 lint: $(VENV)/.dev

@@ -31,7 +31,9 @@ st.session_state[ENTRY_FLAG] = True
 filters = sidebar(eng)
 nav = st.navigation(
     [
-        st.Page(path, title=page_title(key, filters.lang), icon=icon, url_path=key, default=(i == 0))
+        st.Page(
+            path, title=page_title(key, filters.lang), icon=icon, url_path=key, default=(i == 0)
+        )
         for i, (path, key, icon) in enumerate(PAGES)
     ]
 )

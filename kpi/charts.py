@@ -34,7 +34,13 @@ def style(fig: go.Figure, title: str = "", height: int = 360) -> go.Figure:
     return fig
 
 
-def light_grid(grid: pd.DataFrame, row_labels: dict[str, str], col_labels: dict[int, str], light_names: dict[str, str], title: str) -> go.Figure:
+def light_grid(
+    grid: pd.DataFrame,
+    row_labels: dict[str, str],
+    col_labels: dict[int, str],
+    light_names: dict[str, str],
+    title: str,
+) -> go.Figure:
     """Rows (goals or indicators) × quarters, each cell coloured by its light with the achievement."""
     rows = list(dict.fromkeys(grid["row"]))
     cols = sorted(col_labels)
@@ -79,7 +85,14 @@ def light_grid(grid: pd.DataFrame, row_labels: dict[str, str], col_labels: dict[
     return style(fig, title, height=max(220, 46 * len(rows) + 80))
 
 
-def achievement_bars(labels: Sequence[str], achievements: Sequence[float | None], lights: Sequence[str], ids: Sequence[str], title: str, axis: str) -> go.Figure:
+def achievement_bars(
+    labels: Sequence[str],
+    achievements: Sequence[float | None],
+    lights: Sequence[str],
+    ids: Sequence[str],
+    title: str,
+    axis: str,
+) -> go.Figure:
     """Horizontal bars of achievement coloured by light, with the 100% and yellow lines."""
     values = [None if a is None else a * 100 for a in achievements]
     fig = go.Figure(
@@ -95,12 +108,21 @@ def achievement_bars(labels: Sequence[str], achievements: Sequence[float | None]
         )
     )
     fig.add_vline(x=100, line_dash="dash", line_color=TARGET_COLOUR)
-    fig.update_xaxes(title=axis, ticksuffix="%", range=[0, max([120, *[v or 0 for v in values]]) + 10])
+    fig.update_xaxes(
+        title=axis, ticksuffix="%", range=[0, max([120, *[v or 0 for v in values]]) + 10]
+    )
     fig.update_yaxes(autorange="reversed")
     return style(fig, title, height=max(240, 40 * len(labels) + 90))
 
 
-def ytd_lines(quarters: Sequence[str], actual: Sequence[float | None], target: Sequence[float | None], names: tuple[str, str], title: str, percent: bool = False) -> go.Figure:
+def ytd_lines(
+    quarters: Sequence[str],
+    actual: Sequence[float | None],
+    target: Sequence[float | None],
+    names: tuple[str, str],
+    title: str,
+    percent: bool = False,
+) -> go.Figure:
     """A year-to-date indicator against its cumulative targets, quarter by quarter."""
     scale = 100 if percent else 1
     fig = go.Figure()
@@ -127,7 +149,9 @@ def ytd_lines(quarters: Sequence[str], actual: Sequence[float | None], target: S
     return style(fig, title, height=300)
 
 
-def rate_bars(frame: pd.DataFrame, x: str, y: str, color: str, title: str, axis: str, line_label: str) -> go.Figure:
+def rate_bars(
+    frame: pd.DataFrame, x: str, y: str, color: str, title: str, axis: str, line_label: str
+) -> go.Figure:
     """Grouped bars of a rate (0–1) with the 90% execution line."""
     fig = go.Figure()
     for i, (name, part) in enumerate(frame.groupby(color, sort=False)):
@@ -146,35 +170,75 @@ def rate_bars(frame: pd.DataFrame, x: str, y: str, color: str, title: str, axis:
             )
         )
     # The benchmark is a legend entry: an annotation on the line collides with the bar labels.
-    fig.add_hline(y=EXECUTION_LINE * 100, line_dash="dash", line_color=LIGHT_COLOURS["red"], showlegend=True, name=line_label)
+    fig.add_hline(
+        y=EXECUTION_LINE * 100,
+        line_dash="dash",
+        line_color=LIGHT_COLOURS["red"],
+        showlegend=True,
+        name=line_label,
+    )
     fig.update_layout(barmode="group")
     top = max([EXECUTION_LINE * 100, *(frame[y].dropna() * 100)])
     fig.update_yaxes(title=axis, ticksuffix="%", range=[0, top * 1.12])  # room for the labels above
     return style(fig, title, height=380)
 
 
-def lines(frame: pd.DataFrame, x: str, y: str, color: str, title: str, axis: str, percent: bool = False, hline: float | None = None, hline_label: str = "") -> go.Figure:
+def lines(
+    frame: pd.DataFrame,
+    x: str,
+    y: str,
+    color: str,
+    title: str,
+    axis: str,
+    percent: bool = False,
+    hline: float | None = None,
+    hline_label: str = "",
+) -> go.Figure:
     """One line per group (e.g. cumulative execution rate by month per 經資門)."""
     scale = 100 if percent else 1
     fig = go.Figure()
     for i, (name, part) in enumerate(frame.groupby(color, sort=False)):
         fig.add_trace(
-            go.Scatter(x=part[x], y=part[y] * scale, name=str(name), mode="lines+markers", line={"color": PALETTE[i % len(PALETTE)]})
+            go.Scatter(
+                x=part[x],
+                y=part[y] * scale,
+                name=str(name),
+                mode="lines+markers",
+                line={"color": PALETTE[i % len(PALETTE)]},
+            )
         )
     if hline is not None:
-        fig.add_hline(y=hline * scale, line_dash="dash", line_color=LIGHT_COLOURS["red"], showlegend=bool(hline_label), name=hline_label)
+        fig.add_hline(
+            y=hline * scale,
+            line_dash="dash",
+            line_color=LIGHT_COLOURS["red"],
+            showlegend=bool(hline_label),
+            name=hline_label,
+        )
     fig.update_yaxes(title=axis, ticksuffix="%" if percent else "", rangemode="tozero")
     return style(fig, title)
 
 
-def stacked_bars(frame: pd.DataFrame, x: str, y: str, color: str, title: str, axis: str, horizontal: bool = False) -> go.Figure:
+def stacked_bars(
+    frame: pd.DataFrame, x: str, y: str, color: str, title: str, axis: str, horizontal: bool = False
+) -> go.Figure:
     """Bars stacked by a category (visas by month and type; visits by quarter and type)."""
     fig = go.Figure()
     for i, (name, part) in enumerate(frame.groupby(color, sort=False)):
         if horizontal:
-            fig.add_trace(go.Bar(y=part[x], x=part[y], name=str(name), orientation="h", marker_color=PALETTE[i % len(PALETTE)]))
+            fig.add_trace(
+                go.Bar(
+                    y=part[x],
+                    x=part[y],
+                    name=str(name),
+                    orientation="h",
+                    marker_color=PALETTE[i % len(PALETTE)],
+                )
+            )
         else:
-            fig.add_trace(go.Bar(x=part[x], y=part[y], name=str(name), marker_color=PALETTE[i % len(PALETTE)]))
+            fig.add_trace(
+                go.Bar(x=part[x], y=part[y], name=str(name), marker_color=PALETTE[i % len(PALETTE)])
+            )
     fig.update_layout(barmode="stack")
     if horizontal:
         fig.update_xaxes(title=axis)
@@ -184,13 +248,35 @@ def stacked_bars(frame: pd.DataFrame, x: str, y: str, color: str, title: str, ax
     return style(fig, title, height=max(360, 24 * frame[x].nunique() + 120) if horizontal else 360)
 
 
-def bars(frame: pd.DataFrame, x: str, y: str, title: str, axis: str, horizontal: bool = False, colour: str | None = None, text_format: str = ",.0f") -> go.Figure:
+def bars(
+    frame: pd.DataFrame,
+    x: str,
+    y: str,
+    title: str,
+    axis: str,
+    horizontal: bool = False,
+    colour: str | None = None,
+    text_format: str = ",.0f",
+) -> go.Figure:
     """Plain bars (processing days by mission, visits by country)."""
     text = [("—" if pd.isna(v) else format(v, text_format)) for v in frame[y]]
     if horizontal:
-        trace = go.Bar(y=frame[x], x=frame[y], orientation="h", text=text, textposition="outside", marker_color=colour or PALETTE[0])
+        trace = go.Bar(
+            y=frame[x],
+            x=frame[y],
+            orientation="h",
+            text=text,
+            textposition="outside",
+            marker_color=colour or PALETTE[0],
+        )
     else:
-        trace = go.Bar(x=frame[x], y=frame[y], text=text, textposition="outside", marker_color=colour or PALETTE[0])
+        trace = go.Bar(
+            x=frame[x],
+            y=frame[y],
+            text=text,
+            textposition="outside",
+            marker_color=colour or PALETTE[0],
+        )
     fig = go.Figure(trace)
     if horizontal:
         fig.update_xaxes(title=axis)
@@ -200,9 +286,19 @@ def bars(frame: pd.DataFrame, x: str, y: str, title: str, axis: str, horizontal:
     return style(fig, title)
 
 
-def share_donut(labels: Sequence[str], values: Sequence[float], title: str, colours: Sequence[str] | None = None) -> go.Figure:
+def share_donut(
+    labels: Sequence[str], values: Sequence[float], title: str, colours: Sequence[str] | None = None
+) -> go.Figure:
     """A part-to-whole ring (eVisa share, ally vs non-ally)."""
-    fig = go.Figure(go.Pie(labels=list(labels), values=list(values), hole=0.55, marker={"colors": list(colours) if colours else PALETTE}, sort=False))
+    fig = go.Figure(
+        go.Pie(
+            labels=list(labels),
+            values=list(values),
+            hole=0.55,
+            marker={"colors": list(colours) if colours else PALETTE},
+            sort=False,
+        )
+    )
     return style(fig, title, height=300)
 
 

@@ -54,23 +54,41 @@ def quarter_number(text: str) -> int:
 
 def _parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--db", default=argparse.SUPPRESS, help="database URL (else KPI_DATABASE_URL, else data/kpi.sqlite3)")
-    common.add_argument("--json", action="store_true", default=argparse.SUPPRESS, help="print one JSON document")
-    common.add_argument("--lang", choices=("zh-TW", "en"), default=argparse.SUPPRESS, help="message language")
+    common.add_argument(
+        "--db",
+        default=argparse.SUPPRESS,
+        help="database URL (else KPI_DATABASE_URL, else data/kpi.sqlite3)",
+    )
+    common.add_argument(
+        "--json", action="store_true", default=argparse.SUPPRESS, help="print one JSON document"
+    )
+    common.add_argument(
+        "--lang", choices=("zh-TW", "en"), default=argparse.SUPPRESS, help="message language"
+    )
     p = _Parser(prog="python -m kpi", description="施政績效儀表板 command line", parents=[common])
     sub = p.add_subparsers(dest="command", required=True)
 
     imp = sub.add_parser("import", parents=[common], help="validate and import workbooks")
     imp.add_argument("files", nargs="+", type=Path)
-    imp.add_argument("--dry-run", action="store_true", help="validate and compare only; write nothing")
-    imp.add_argument("--year", type=roc_year, help="the year when the file does not say (108 or 2019)")
-    imp.add_argument("--quarter", type=quarter_number, help="the quarter when the file does not say")
-    imp.add_argument("--replace", action="store_true", help="visits: replace the file's quarters wholesale")
+    imp.add_argument(
+        "--dry-run", action="store_true", help="validate and compare only; write nothing"
+    )
+    imp.add_argument(
+        "--year", type=roc_year, help="the year when the file does not say (108 or 2019)"
+    )
+    imp.add_argument(
+        "--quarter", type=quarter_number, help="the quarter when the file does not say"
+    )
+    imp.add_argument(
+        "--replace", action="store_true", help="visits: replace the file's quarters wholesale"
+    )
 
     st = sub.add_parser("status", parents=[common], help="figures of one quarter")
     st.add_argument("--year", type=roc_year, required=True)
     st.add_argument("--quarter", type=quarter_number, required=True)
-    st.add_argument("--program", action="append", default=[], help="work program filter (repeatable)")
+    st.add_argument(
+        "--program", action="append", default=[], help="work program filter (repeatable)"
+    )
 
     plan = sub.add_parser("plan", parents=[common], help="the 施政計畫")
     psub = plan.add_subparsers(dest="plan_command", required=True)
@@ -92,7 +110,9 @@ def _parser() -> argparse.ArgumentParser:
 
     demo = sub.add_parser("demo", parents=[common], help="load or remove the bundled sample year")
     demo.add_argument("--remove", action="store_true")
-    demo.add_argument("--first-run", action="store_true", help="load only if this store has never started before")
+    demo.add_argument(
+        "--first-run", action="store_true", help="load only if this store has never started before"
+    )
     return p
 
 
@@ -144,7 +164,11 @@ def _run(args, as_json: bool, lang: str) -> int:
         from kpi.templates import write_template
 
         write_template(args.dataset, args.output, lang=lang)
-        _emit({"file": str(args.output), "dataset": args.dataset}, as_json, f"已寫出範本 {args.output}")
+        _emit(
+            {"file": str(args.output), "dataset": args.dataset},
+            as_json,
+            f"已寫出範本 {args.output}",
+        )
         return EXIT_OK
     engine = _engine(args)
     if cmd == "import":
@@ -168,7 +192,11 @@ def _run(args, as_json: bool, lang: str) -> int:
         except StoreError as exc:
             _fail(exc.message_en if lang == "en" else exc.message_zh, as_json)
             return EXIT_REFUSED
-        _emit({"batch": args.batch, "status": "undone", "keys": restored}, as_json, f"已復原批次 {args.batch}")
+        _emit(
+            {"batch": args.batch, "status": "undone", "keys": restored},
+            as_json,
+            f"已復原批次 {args.batch}",
+        )
         return EXIT_OK
     if cmd == "demo":
         if args.remove:
@@ -180,7 +208,9 @@ def _run(args, as_json: bool, lang: str) -> int:
         _emit(
             {"files": [r.as_json(lang) for r in results]},
             as_json,
-            f"已載入範例資料：{len(results) - len(refused)} 個檔案" if results else "範例資料已經載入。",
+            f"已載入範例資料：{len(results) - len(refused)} 個檔案"
+            if results
+            else "範例資料已經載入。",
         )
         return EXIT_REFUSED if refused else EXIT_OK
     raise UsageError(f"unknown command {cmd}")  # pragma: no cover - argparse guards this
@@ -196,13 +226,20 @@ def _import(engine, args, as_json: bool, lang: str) -> int:
                 quarter=args.quarter,
                 replace=args.replace,
                 dry_run=args.dry_run,
-                context=engine.context(args.year, args.quarter, "命令列 --year/--quarter", "command line --year/--quarter"),
+                context=engine.context(
+                    args.year,
+                    args.quarter,
+                    "命令列 --year/--quarter",
+                    "command line --year/--quarter",
+                ),
             )
         )
     docs = [r.as_json(lang) for r in results]
     lines = []
     for d in docs:
-        head = {"imported": "已匯入", "valid": "檢查通過（未寫入）", "refused": "拒絕匯入"}[d["status"]]
+        head = {"imported": "已匯入", "valid": "檢查通過（未寫入）", "refused": "拒絕匯入"}[
+            d["status"]
+        ]
         batch = f"，批次 {d['batch']}" if d["batch"] else ""
         lines.append(f"{d['file']}：{head}（{d['dataset'] or '—'}，{d['rows']} 列{batch}）")
         if d["status"] == "imported" and not d["batch"]:
@@ -241,7 +278,9 @@ def _status(engine, args, as_json: bool, lang: str) -> int:
         programs.append(canon)
     st = engine.status(args.year, args.quarter, tuple(programs))
     doc = st.as_json(lang)
-    lines = [f"{args.year}年第{args.quarter}季" + (f"（{'、'.join(programs)}）" if programs else "")]
+    lines = [
+        f"{args.year}年第{args.quarter}季" + (f"（{'、'.join(programs)}）" if programs else "")
+    ]
     for g in st.goals:
         ach = "—" if g.achievement is None else f"{g.achievement:.1%}"
         lines.append(f"{g.id} {g.light:<6} {ach:>7}  {g.title}")
@@ -252,7 +291,9 @@ def _status(engine, args, as_json: bool, lang: str) -> int:
         lines.append(f"  {k.id:<5} {k.light:<6} {a:>12} / {t:<10} {ach:>7}  {k.name_zh}")
     bt = st.budget_totals
     if bt.allotted:
-        lines.append(f"預算數 {bt.budget:,.0f} 元；累計分配數 {bt.allotted:,.0f} 元；執行數 {bt.executed:,.0f} 元")
+        lines.append(
+            f"預算數 {bt.budget:,.0f} 元；累計分配數 {bt.allotted:,.0f} 元；執行數 {bt.executed:,.0f} 元"
+        )
     _emit(doc, as_json, "\n".join(lines))
     return EXIT_OK
 

@@ -88,7 +88,13 @@ class Engine:
 
     # -- imports -------------------------------------------------------------------------
 
-    def context(self, year: int | None, quarter: int | None, given_zh: str = "上傳時指定", given_en: str = "given at upload") -> Context:
+    def context(
+        self,
+        year: int | None,
+        quarter: int | None,
+        given_zh: str = "上傳時指定",
+        given_en: str = "given at upload",
+    ) -> Context:
         plan = self.plan(year)
         return Context(
             year=year,
@@ -119,14 +125,40 @@ class Engine:
         report = analyze(content, filename, context or self.context(year, quarter), limits)
         if not report.ok:
             return ImportResult(report, "refused")
-        summary = {"year": report.years, "months": report.months, "quarters": report.quarters, "warnings": len(report.warnings)}
-        frames = {name: f.drop(columns=[c for c in ("_sheet", "_row") if c in f]) for name, f in report.frames.items()}
+        summary = {
+            "year": report.years,
+            "months": report.months,
+            "quarters": report.quarters,
+            "warnings": len(report.warnings),
+        }
+        frames = {
+            name: f.drop(columns=[c for c in ("_sheet", "_row") if c in f])
+            for name, f in report.frames.items()
+        }
         try:
             outcome = self.store.import_frames(
-                frames, file_name=filename, content=content, who=who, replace_quarters=replace, dry_run=dry_run, summary=summary
+                frames,
+                file_name=filename,
+                content=content,
+                who=who,
+                replace_quarters=replace,
+                dry_run=dry_run,
+                summary=summary,
             )
         except StoreError as exc:
-            report.problems.append(Problem(ERROR, "store_refused", None, None, None, None, None, exc.message_zh, exc.message_en))
+            report.problems.append(
+                Problem(
+                    ERROR,
+                    "store_refused",
+                    None,
+                    None,
+                    None,
+                    None,
+                    None,
+                    exc.message_zh,
+                    exc.message_en,
+                )
+            )
             return ImportResult(report, "refused")
         if dry_run:
             return ImportResult(report, "valid", None, outcome.changes)
@@ -138,7 +170,12 @@ class Engine:
         try:
             size = path.stat().st_size
         except OSError as exc:
-            return _refused(path.name, "unreadable", f"無法讀取檔案：{exc.strerror}。", f"The file cannot be read: {exc.strerror}.")
+            return _refused(
+                path.name,
+                "unreadable",
+                f"無法讀取檔案：{exc.strerror}。",
+                f"The file cannot be read: {exc.strerror}.",
+            )
         if size > limits.max_bytes:
             mb = limits.max_bytes // (1024 * 1024)
             return _refused(
@@ -155,12 +192,18 @@ class Engine:
     # -- figures -------------------------------------------------------------------------
 
     def status(self, year: int, quarter: int, programs: tuple[str, ...] = ()) -> figures.Status:
-        return figures.status(self.store, self.catalog, self.plan(year), year, quarter, tuple(programs))
+        return figures.status(
+            self.store, self.catalog, self.plan(year), year, quarter, tuple(programs)
+        )
 
     # -- sample year -----------------------------------------------------------------------
 
     def sample_files(self) -> list[Path]:
-        return sorted(p for p in SAMPLE_DIR.iterdir() if p.suffix.lower() in (".xlsx", ".xlsm", ".xls", ".ods"))
+        return sorted(
+            p
+            for p in SAMPLE_DIR.iterdir()
+            if p.suffix.lower() in (".xlsx", ".xlsm", ".xls", ".ods")
+        )
 
     def has_sample(self) -> bool:
         return any(b.who == SAMPLE_USER and b.status == "active" for b in self.store.batches())

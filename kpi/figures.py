@@ -107,7 +107,13 @@ class Status:
                 for k in self.kpis
             ],
             "goals": [
-                {"id": g.id, "title": g.title, "achievement": num(g.achievement), "light": g.light, "lights": g.lights}
+                {
+                    "id": g.id,
+                    "title": g.title,
+                    "achievement": num(g.achievement),
+                    "light": g.light,
+                    "lights": g.lights,
+                }
                 for g in self.goals
             ],
             "budget_totals": {
@@ -138,7 +144,13 @@ def _sum_label(m: Measure) -> str:
     return "s__" + m.field
 
 
-def month_sums(store: Store, dataset: str, year: int, indicators: list[Indicator], programs: tuple[str, ...] = ()) -> pd.DataFrame:
+def month_sums(
+    store: Store,
+    dataset: str,
+    year: int,
+    indicators: list[Indicator],
+    programs: tuple[str, ...] = (),
+) -> pd.DataFrame:
     """Sums per month and per value of every field the indicators filter on, for one year."""
     t = ROW_TABLES[dataset]
     measures = [m for ind in indicators for m in _measures(ind)]
@@ -213,7 +225,9 @@ def _has_data(months: set[int], quarter: int, at_quarter_end: bool) -> bool:
 # -- indicators ------------------------------------------------------------------------------
 
 
-def actuals(store: Store, catalog: Catalog, year: int, programs: tuple[str, ...] = ()) -> pd.DataFrame:
+def actuals(
+    store: Store, catalog: Catalog, year: int, programs: tuple[str, ...] = ()
+) -> pd.DataFrame:
     """Year-to-date actual of every indicator at each quarter: index kpi id, columns 1–4."""
     out: dict[str, list[float | None]] = {}
     by_dataset: dict[str, list[Indicator]] = {}
@@ -229,7 +243,9 @@ def actuals(store: Store, catalog: Catalog, year: int, programs: tuple[str, ...]
         frame = month_sums(store, dataset, year, inds, programs)
         ally = None
         if "country" in frame and len(frame):
-            ally = np.asarray(relations.ally_mask(frame["country"], pd.to_datetime(frame["date"])), dtype=bool)
+            ally = np.asarray(
+                relations.ally_mask(frame["country"], pd.to_datetime(frame["date"])), dtype=bool
+            )
         months = set(int(m) for m in frame.loc[frame["n"] > 0, "month"]) if len(frame) else set()
         for ind in inds:
             f = ind.formula
@@ -271,7 +287,9 @@ def commentary(store: Store, year: int) -> dict[tuple[str, int], str]:
         return {(k, int(qq)): str(n) for k, qq, n in conn.execute(q)}
 
 
-def targets(store: Store, catalog: Catalog, year: int) -> dict[str, tuple[tuple[float | None, ...], tuple[float | None, ...]]]:
+def targets(
+    store: Store, catalog: Catalog, year: int
+) -> dict[str, tuple[tuple[float | None, ...], tuple[float | None, ...]]]:
     """Indicator → (current targets Q1–Q4, catalogue targets Q1–Q4); revisions win."""
     overrides = store.target_overrides(year)
     out = {}
@@ -286,7 +304,9 @@ def selected_indicators(catalog: Catalog, programs: tuple[str, ...]) -> tuple[In
     return catalog.for_programs(programs) if programs else catalog.indicators
 
 
-def indicator_grid(store: Store, catalog: Catalog, year: int, programs: tuple[str, ...] = ()) -> list[KpiFigure]:
+def indicator_grid(
+    store: Store, catalog: Catalog, year: int, programs: tuple[str, ...] = ()
+) -> list[KpiFigure]:
     """Every selected indicator at every quarter of the year."""
     acts = actuals(store, catalog, year, programs)
     tgts = targets(store, catalog, year)
@@ -327,7 +347,10 @@ def roll_up(plan: Plan, catalog: Catalog, figures: list[KpiFigure]) -> list[Goal
     for goal in plan.goals:
         mine = [k for k in figures if k.goal == goal.id]
         have = [k for k in mine if k.achievement is not None]
-        counts = {name: sum(1 for k in mine if k.light == name) for name in ("green", "yellow", "red", "white")}
+        counts = {
+            name: sum(1 for k in mine if k.light == name)
+            for name in ("green", "yellow", "red", "white")
+        }
         if have:
             total_w = sum(weights[k.id] for k in have)
             ach = sum(min(k.achievement, catalog.cap) * weights[k.id] for k in have) / total_w
@@ -337,11 +360,15 @@ def roll_up(plan: Plan, catalog: Catalog, figures: list[KpiFigure]) -> list[Goal
     return out
 
 
-def budget_totals(store: Store, year: int, quarter: int, programs: tuple[str, ...] = ()) -> BudgetTotals:
+def budget_totals(
+    store: Store, year: int, quarter: int, programs: tuple[str, ...] = ()
+) -> BudgetTotals:
     """Budget, allotted and executed (NT$) at the quarter's last month."""
     t = ROW_TABLES["budget"]
     q = sa.select(
-        sa.func.sum(t.c.budget), sa.func.sum(t.c.allotted), sa.func.sum(t.c.spent + sa.func.coalesce(t.c.payable, 0))
+        sa.func.sum(t.c.budget),
+        sa.func.sum(t.c.allotted),
+        sa.func.sum(t.c.spent + sa.func.coalesce(t.c.payable, 0)),
     ).where(t.c.current, sa.not_(t.c.deleted), t.c.year == year, t.c.month == quarter * 3)
     if programs:
         q = q.where(t.c.program.in_(programs))
@@ -350,9 +377,23 @@ def budget_totals(store: Store, year: int, quarter: int, programs: tuple[str, ..
     return BudgetTotals(*(None if v is None else float(v) for v in (b, a, e)))
 
 
-def status(store: Store, catalog: Catalog, plan: Plan, year: int, quarter: int, programs: tuple[str, ...] = ()) -> Status:
+def status(
+    store: Store,
+    catalog: Catalog,
+    plan: Plan,
+    year: int,
+    quarter: int,
+    programs: tuple[str, ...] = (),
+) -> Status:
     """The figures of one quarter: indicators, goals and budget totals."""
     grid = indicator_grid(store, catalog, year, programs)
     now = [k for k in grid if k.quarter == quarter]
     goals = roll_up(plan, catalog, now)
-    return Status(year, quarter, tuple(programs), tuple(now), tuple(goals), budget_totals(store, year, quarter, programs))
+    return Status(
+        year,
+        quarter,
+        tuple(programs),
+        tuple(now),
+        tuple(goals),
+        budget_totals(store, year, quarter, programs),
+    )

@@ -26,8 +26,14 @@ COMMON: dict[str, tuple[str, str]] = {
     "programs": ("工作計畫", "Work programs"),
     "all_programs": ("全部工作計畫", "All work programs"),
     "language": ("語言", "Language"),
-    "local_mode": ("本機單人模式：不需登入，所有操作以「local」記錄。", "Local single-user mode: no login; every action is recorded as 'local'."),
-    "sample_notice": ("目前顯示範例資料（範例資料 / sample data）：數字為虛構，僅年度預算數取自 108 年度中央政府總預算。", "Showing sample data (範例資料): figures are invented except the 2019 appropriations."),
+    "local_mode": (
+        "本機單人模式：不需登入，所有操作以「local」記錄。",
+        "Local single-user mode: no login; every action is recorded as 'local'.",
+    ),
+    "sample_notice": (
+        "目前顯示範例資料（範例資料 / sample data）：數字為虛構，僅年度預算數取自 108 年度中央政府總預算。",
+        "Showing sample data (範例資料): figures are invented except the 2019 appropriations.",
+    ),
     "remove_sample": ("移除範例資料", "Remove sample data"),
     "sample_removed": ("已移除範例資料。", "Sample data removed."),
     "no_data": ("尚無資料。", "No data yet."),
@@ -43,7 +49,10 @@ COMMON: dict[str, tuple[str, str]] = {
     "goal": ("施政目標", "Goal"),
     "note": ("說明", "Commentary"),
     "change": ("較上季", "vs last quarter"),
-    "error_page": ("這一頁發生錯誤，已記錄。請重新整理；若持續發生請通知系統管理者。", "This page ran into an error, which has been logged. Reload the page; if it persists, tell the administrator."),
+    "error_page": (
+        "這一頁發生錯誤，已記錄。請重新整理；若持續發生請通知系統管理者。",
+        "This page ran into an error, which has been logged. Reload the page; if it persists, tell the administrator.",
+    ),
 }
 
 PAGE_TITLES: dict[str, tuple[str, str]] = {

@@ -136,7 +136,9 @@ def _row_table(ds: Dataset) -> sa.Table:
     ]
     for f in ds.stored_fields:
         # Key columns are NOT NULL ('' for a blank text) so key equality is plain '='.
-        cols.append(sa.Column(f.name, _SQL_TYPES.get(f.kind, sa.Text), nullable=f.name not in ds.key))
+        cols.append(
+            sa.Column(f.name, _SQL_TYPES.get(f.kind, sa.Text), nullable=f.name not in ds.key)
+        )
     for name in _DERIVED.get(ds.name, ()):
         cols.append(sa.Column(name, sa.Integer, nullable=False))
     period = ("year", "month") if ds.name != "kpi_values" else ("year", "quarter")
@@ -184,7 +186,12 @@ class Changes:
         return bool(self.new or self.changed or self.removed)
 
     def as_dict(self) -> dict[str, int]:
-        return {"new": self.new, "changed": self.changed, "unchanged": self.unchanged, "removed": self.removed}
+        return {
+            "new": self.new,
+            "changed": self.changed,
+            "unchanged": self.unchanged,
+            "removed": self.removed,
+        }
 
 
 @dataclass(frozen=True)
@@ -391,14 +398,21 @@ class Store:
     def _audit(conn: Connection, who: str, action: str, detail: dict) -> None:
         conn.execute(
             sa.insert(audit).values(
-                at=_now(), who=who, action=action, detail=json.dumps(detail, ensure_ascii=False, default=str)
+                at=_now(),
+                who=who,
+                action=action,
+                detail=json.dumps(detail, ensure_ascii=False, default=str),
             )
         )
 
     def audit_log(self, limit: int = 500) -> pd.DataFrame:
         """The newest audit entries, newest first."""
         with self.read() as conn:
-            rows = conn.execute(sa.select(audit).order_by(audit.c.id.desc()).limit(limit)).mappings().all()
+            rows = (
+                conn.execute(sa.select(audit).order_by(audit.c.id.desc()).limit(limit))
+                .mappings()
+                .all()
+            )
         return pd.DataFrame(rows, columns=["id", "at", "who", "action", "detail"])
 
     # -- plans ---------------------------------------------------------------------
@@ -408,14 +422,20 @@ class Store:
         with self._write() as conn:
             conn.execute(sa.delete(plans).where(plans.c.year == year))
             conn.execute(
-                sa.insert(plans).values(year=year, agency=agency, source=source, loaded_at=_now(), loaded_by=who)
+                sa.insert(plans).values(
+                    year=year, agency=agency, source=source, loaded_at=_now(), loaded_by=who
+                )
             )
             self._audit(conn, who, "plan_load", {"year": year, "agency": agency})
 
     def plan_source(self, year: int | None = None) -> tuple[int, str, str] | None:
         """(year, agency, text) of the given year's plan, or of the newest one stored."""
         q = sa.select(plans.c.year, plans.c.agency, plans.c.source)
-        q = q.where(plans.c.year == year) if year is not None else q.order_by(plans.c.year.desc()).limit(1)
+        q = (
+            q.where(plans.c.year == year)
+            if year is not None
+            else q.order_by(plans.c.year.desc()).limit(1)
+        )
         with self.read() as conn:
             row = conn.execute(q).first()
         return tuple(row) if row else None
@@ -432,16 +452,36 @@ class Store:
     # -- targets -------------------------------------------------------------------
 
     def set_target(
-        self, kpi: str, year: int, quarter: int, value: float, *, old: float | None, reason: str, who: str
+        self,
+        kpi: str,
+        year: int,
+        quarter: int,
+        value: float,
+        *,
+        old: float | None,
+        reason: str,
+        who: str,
     ) -> None:
         """Record a target revision; figures use the newest one."""
         with self._write() as conn:
             conn.execute(
                 sa.insert(target_revisions).values(
-                    kpi=kpi, year=year, quarter=quarter, old=old, new=value, reason=reason, who=who, at=_now()
+                    kpi=kpi,
+                    year=year,
+                    quarter=quarter,
+                    old=old,
+                    new=value,
+                    reason=reason,
+                    who=who,
+                    at=_now(),
                 )
             )
-            self._audit(conn, who, "target_set", {"kpi": kpi, "year": year, "quarter": quarter, "old": old, "new": value})
+            self._audit(
+                conn,
+                who,
+                "target_set",
+                {"kpi": kpi, "year": year, "quarter": quarter, "old": old, "new": value},
+            )
 
     def target_revisions(self, year: int | None = None, kpi: str | None = None) -> pd.DataFrame:
         q = sa.select(target_revisions).order_by(target_revisions.c.id)
@@ -460,7 +500,9 @@ class Store:
 
     # -- rows ------------------------------------------------------------------------
 
-    def current_rows(self, dataset: str, year: int | None = None, where: Sequence[sa.ColumnElement] = ()) -> pd.DataFrame:
+    def current_rows(
+        self, dataset: str, year: int | None = None, where: Sequence[sa.ColumnElement] = ()
+    ) -> pd.DataFrame:
         """The current (not deleted) rows of a dataset, optionally for one ROC year."""
         t = ROW_TABLES[dataset]
         cols = [c for c in t.columns if c.name not in ("id", "batch_id", "current", "deleted")]
@@ -483,7 +525,11 @@ class Store:
     def budget_programs(self, year: int) -> list[str]:
         """Program names that budget rows of the year use (plan programs and others)."""
         t = ROW_TABLES["budget"]
-        q = sa.select(t.c.program).where(t.c.current, sa.not_(t.c.deleted), t.c.year == year).distinct()
+        q = (
+            sa.select(t.c.program)
+            .where(t.c.current, sa.not_(t.c.deleted), t.c.year == year)
+            .distinct()
+        )
         with self.read() as conn:
             return sorted(p for (p,) in conn.execute(q))
 
@@ -493,7 +539,9 @@ class Store:
             return
         with self._write() as conn:
             live = conn.execute(
-                sa.select(batches.c.id).where(batches.c.id.in_(list(ids)), batches.c.status == "active")
+                sa.select(batches.c.id).where(
+                    batches.c.id.in_(list(ids)), batches.c.status == "active"
+                )
             ).first()
             if live is not None:
                 raise StoreError("只能刪除已復原的批次。", "Only undone batches can be deleted.")
@@ -506,7 +554,11 @@ class Store:
     def count_rows(self, dataset: str) -> int:
         t = ROW_TABLES[dataset]
         with self.read() as conn:
-            return int(conn.execute(sa.select(sa.func.count()).where(t.c.current, sa.not_(t.c.deleted))).scalar())
+            return int(
+                conn.execute(
+                    sa.select(sa.func.count()).where(t.c.current, sa.not_(t.c.deleted))
+                ).scalar()
+            )
 
     # -- import ----------------------------------------------------------------------
 
@@ -587,7 +639,9 @@ class Store:
         """
         if ds.name == "kpi_values":
             pairs = frame[["year", "quarter"]].drop_duplicates()
-            return sa.tuple_(t.c.year, t.c.quarter).in_([tuple(map(int, p)) for p in pairs.to_numpy()])
+            return sa.tuple_(t.c.year, t.c.quarter).in_(
+                [tuple(map(int, p)) for p in pairs.to_numpy()]
+            )
         months = frame[["year", "month"]].drop_duplicates().to_numpy()
         pairs = {(int(y), int(m)) for y, m in months}
         if replace:
@@ -636,9 +690,15 @@ class Store:
         if replace:
             # Replace the file's quarters wholesale: stored visits of those quarters that the
             # file no longer lists are removed (tombstoned, so undo brings them back).
-            quarters = {(int(y), (int(m) - 1) // 3) for y, m in frame[["year", "month"]].drop_duplicates().to_numpy()}
+            quarters = {
+                (int(y), (int(m) - 1) // 3)
+                for y, m in frame[["year", "month"]].drop_duplicates().to_numpy()
+            }
             in_q = pd.Series(
-                [(int(y), (int(m) - 1) // 3) in quarters for y, m in zip(old["year"], old["month"], strict=True)],
+                [
+                    (int(y), (int(m) - 1) // 3) in quarters
+                    for y, m in zip(old["year"], old["month"], strict=True)
+                ],
                 index=old.index,
                 dtype=bool,
             )
@@ -648,7 +708,9 @@ class Store:
             # Everything else in those quarters (the old versions) is superseded as well.
         return _Plan(Changes(n_new, n_changed, n_unchanged, len(removed)), superseded, removed)
 
-    def _apply(self, conn: Connection, ds: Dataset, frame: pd.DataFrame, p: _Plan, batch_id: int) -> None:
+    def _apply(
+        self, conn: Connection, ds: Dataset, frame: pd.DataFrame, p: _Plan, batch_id: int
+    ) -> None:
         t = ROW_TABLES[ds.name]
         ids = [int(i) for i in p.superseded]
         if len(p.removed):
@@ -720,11 +782,15 @@ class Store:
     def undo(self, batch_id: int, who: str = "local", guard=None) -> dict[str, int]:
         """Undo a batch: each key it touched goes back to its newest surviving version."""
         with self._write() as conn:
-            row = conn.execute(sa.select(batches.c.status, batches.c.datasets).where(batches.c.id == batch_id)).first()
+            row = conn.execute(
+                sa.select(batches.c.status, batches.c.datasets).where(batches.c.id == batch_id)
+            ).first()
             if row is None:
                 raise StoreError(f"找不到批次 {batch_id}。", f"There is no batch {batch_id}.")
             if row.status != "active":
-                raise StoreError(f"批次 {batch_id} 已經復原過了。", f"Batch {batch_id} has already been undone.")
+                raise StoreError(
+                    f"批次 {batch_id} 已經復原過了。", f"Batch {batch_id} has already been undone."
+                )
             if guard is not None:
                 guard(conn, batch_id)
             restored: dict[str, int] = {}
@@ -758,7 +824,9 @@ class Store:
             conn.execute(sa.update(t).where(t.c.id.in_(chunk)).values(current=False))
         for chunk in _chunks([int(i) for i in keep], 900):
             conn.execute(sa.update(t).where(t.c.id.in_(chunk)).values(current=True))
-        return int(versions[versions["batch_id"] == batch_id].drop_duplicates(list(ds.key)).shape[0])
+        return int(
+            versions[versions["batch_id"] == batch_id].drop_duplicates(list(ds.key)).shape[0]
+        )
 
 
 @dataclass(frozen=True)

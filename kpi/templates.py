@@ -91,7 +91,9 @@ def _workbook(dataset: str, lang: str) -> Workbook:
     notes.append(["第 2 列是範例，請刪除後填入資料；可保留標題列以上的標題、單位等說明文字。"])
     notes.append(["年度可寫 108 或 2019；日期可寫 108/02/15、108年2月15日 或 2019-02-15。"])
     if dataset == "budget":
-        notes.append(["金額未標示單位時以新臺幣千元計；若以元填列，請在標題列註明「單位：新臺幣元」。"])
+        notes.append(
+            ["金額未標示單位時以新臺幣千元計；若以元填列，請在標題列註明「單位：新臺幣元」。"]
+        )
     notes.append([""])
     for f in fields:
         need = "必填" if f.required else "選填"

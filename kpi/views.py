@@ -44,7 +44,9 @@ def report_month(store: Store, year: int, quarter: int) -> int | None:
     return months[-1] if months else None
 
 
-def budget_by_program(store: Store, year: int, month: int, programs: tuple[str, ...] = ()) -> pd.DataFrame:
+def budget_by_program(
+    store: Store, year: int, month: int, programs: tuple[str, ...] = ()
+) -> pd.DataFrame:
     """Per program × 經資門 at one month: budget, allotted, executed, rate."""
     t = ROW_TABLES["budget"]
     q = (
@@ -144,7 +146,9 @@ def visa_by_mission(store: Store, year: int, upto_month: int = 12) -> pd.DataFra
             t.c.mission,
             sa.func.max(t.c.region).label("region"),
             sa.func.sum(t.c.issued).label("issued"),
-            sa.func.sum(sa.case((reported, t.c.avg_days * t.c.issued), else_=0)).label("day_weight"),
+            sa.func.sum(sa.case((reported, t.c.avg_days * t.c.issued), else_=0)).label(
+                "day_weight"
+            ),
             sa.func.sum(sa.case((reported, t.c.issued), else_=0)).label("issued_reported"),
         )
         .where(*_live(t, year), t.c.month <= upto_month)
@@ -155,7 +159,9 @@ def visa_by_mission(store: Store, year: int, upto_month: int = 12) -> pd.DataFra
     for c in ("issued", "day_weight", "issued_reported"):
         df[c] = df[c].astype(float)
     with np.errstate(divide="ignore", invalid="ignore"):
-        df["avg_days"] = (df["day_weight"] / df["issued_reported"].where(df["issued_reported"] > 0)).astype(float)
+        df["avg_days"] = (
+            df["day_weight"] / df["issued_reported"].where(df["issued_reported"] > 0)
+        ).astype(float)
     df["region"] = df["region"].fillna("—")
     return df
 
@@ -164,7 +170,9 @@ def visa_by_region(by_mission: pd.DataFrame) -> pd.DataFrame:
     """Missions rolled up to regions (weighted by issued, over missions that report days)."""
     if by_mission.empty:
         return by_mission.assign(avg_days=pd.Series(dtype=float))
-    g = by_mission.groupby("region", as_index=False)[["issued", "day_weight", "issued_reported"]].sum()
+    g = by_mission.groupby("region", as_index=False)[
+        ["issued", "day_weight", "issued_reported"]
+    ].sum()
     with np.errstate(divide="ignore", invalid="ignore"):
         g["avg_days"] = g["day_weight"] / g["issued_reported"].where(g["issued_reported"] > 0)
     return g
@@ -176,12 +184,25 @@ def visa_by_region(by_mission: pd.DataFrame) -> pd.DataFrame:
 def visits(store: Store, year: int) -> pd.DataFrame:
     """The year's visits with quarter and ally status on the visit date."""
     t = ROW_TABLES["visits"]
-    q = sa.select(
-        t.c.date, t.c.type, t.c.country, t.c.level, t.c.delegation, t.c.participants, t.c.program, t.c.month
-    ).where(*_live(t, year)).order_by(t.c.date)
+    q = (
+        sa.select(
+            t.c.date,
+            t.c.type,
+            t.c.country,
+            t.c.level,
+            t.c.delegation,
+            t.c.participants,
+            t.c.program,
+            t.c.month,
+        )
+        .where(*_live(t, year))
+        .order_by(t.c.date)
+    )
     df = _frame(store, q)
     if df.empty:
-        return df.assign(quarter=pd.Series(dtype=int), ally=pd.Series(dtype=bool), region=pd.Series(dtype=object))
+        return df.assign(
+            quarter=pd.Series(dtype=int), ally=pd.Series(dtype=bool), region=pd.Series(dtype=object)
+        )
     df["date"] = pd.to_datetime(df["date"])
     df["quarter"] = (df["month"].astype(int) - 1) // 3 + 1
     df["ally"] = np.asarray(load_relations().ally_mask(df["country"], df["date"]), dtype=bool)

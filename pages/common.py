@@ -72,7 +72,15 @@ def goal_grid(store_version: int, year: int, programs: tuple[str, ...]) -> pd.Da
     rows = []
     for q in (1, 2, 3, 4):
         for g in figures.roll_up(plan, eng.catalog, [k for k in grid if k.quarter == q]):
-            rows.append({"goal": g.id, "title": g.title, "quarter": q, "achievement": g.achievement, "light": g.light})
+            rows.append(
+                {
+                    "goal": g.id,
+                    "title": g.title,
+                    "quarter": q,
+                    "achievement": g.achievement,
+                    "light": g.light,
+                }
+            )
     return pd.DataFrame(rows)
 
 
@@ -149,7 +157,12 @@ def sidebar(eng: Engine) -> Filters:
                 st.rerun()
     f = current_filters()
     st.query_params.update(
-        {"lang": f.lang, "year": str(f.year), "quarter": str(f.quarter), "programs": ",".join(f.programs)}
+        {
+            "lang": f.lang,
+            "year": str(f.year),
+            "quarter": str(f.quarter),
+            "programs": ",".join(f.programs),
+        }
     )
     return f
 

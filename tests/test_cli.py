@@ -496,7 +496,11 @@ def test_a_usage_error_in_a_real_process(tmp_path):
 
 def test_output_into_a_closed_pipe_ends_quietly(tmp_path):
     """`python -m kpi plan show --json | head -1`: the reader leaves early, no traceback."""
-    env = {**os.environ, "KPI_DATABASE_URL": f"sqlite:///{tmp_path / 'pipe.sqlite3'}", "PYTHONPATH": str(ROOT)}
+    env = {
+        **os.environ,
+        "KPI_DATABASE_URL": f"sqlite:///{tmp_path / 'pipe.sqlite3'}",
+        "PYTHONPATH": str(ROOT),
+    }
     proc = subprocess.Popen(
         [sys.executable, "-m", "kpi", "plan", "show", "--json"],
         stdout=subprocess.PIPE,

@@ -342,7 +342,9 @@ def test_bundled_files_are_up_to_date(written: tuple[Path, list[Path], float]) -
             # processes: compare what the workbook says, not its bytes.
             assert _rows(bundled) == _rows(path), f"rerun python -m kpi.sample: {path.name}"
         else:
-            assert bundled.read_bytes() == path.read_bytes(), f"rerun python -m kpi.sample: {path.name}"
+            assert bundled.read_bytes() == path.read_bytes(), (
+                f"rerun python -m kpi.sample: {path.name}"
+            )
     assert (sample.SAMPLE_DIR / "README.md").exists()
 
 

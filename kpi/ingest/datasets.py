@@ -74,6 +74,8 @@ class Dataset:
         return tuple(f for f in self.fields if f.stored)
 
 
+# One line per field reads as a table; keep the formatter from breaking it apart.
+# fmt: off
 BUDGET_KINDS = {
     "經常門": ("經常門", "經常", "經常支出", "current"),
     "資本門": ("資本門", "資本", "資本支出", "capital"),
@@ -172,6 +174,8 @@ KPI_VALUES = Dataset(
         Field("note", TEXT, ("說明", "備註", "note", "commentary"), "說明", "Commentary", required=False, free_text=True),
     ),
 )
+
+# fmt: on
 
 DATASETS: dict[str, Dataset] = {d.name: d for d in (BUDGET, VISA, VISITS, KPI_VALUES)}
 
