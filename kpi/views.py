@@ -44,56 +44,43 @@ def report_month(store: Store, year: int, quarter: int) -> int | None:
     return months[-1] if months else None
 
 
+def _budget_sums(
+    store: Store, year: int, by: str, programs: tuple[str, ...], *where: sa.ColumnElement
+) -> pd.DataFrame:
+    """Budget, allotted, executed (spent + payable) and their rate per `by` × 經資門."""
+    t = ROW_TABLES["budget"]
+    q = (
+        sa.select(
+            t.c[by],
+            t.c.kind,
+            sa.func.sum(t.c.budget).label("budget"),
+            sa.func.sum(t.c.allotted).label("allotted"),
+            sa.func.sum(t.c.spent + sa.func.coalesce(t.c.payable, 0)).label("executed"),
+        )
+        .where(*_live(t, year), *where)
+        .group_by(t.c[by], t.c.kind)
+        .order_by(t.c[by], t.c.kind)
+    )
+    if programs:
+        q = q.where(t.c.program.in_(programs))
+    df = _frame(store, q)
+    for c in ("budget", "allotted", "executed"):
+        df[c] = df[c].astype(float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        df["rate"] = (df["executed"] / df["allotted"].where(df["allotted"] != 0)).astype(float)
+    return df
+
+
 def budget_by_program(
     store: Store, year: int, month: int, programs: tuple[str, ...] = ()
 ) -> pd.DataFrame:
     """Per program × 經資門 at one month: budget, allotted, executed, rate."""
-    t = ROW_TABLES["budget"]
-    q = (
-        sa.select(
-            t.c.program,
-            t.c.kind,
-            sa.func.sum(t.c.budget).label("budget"),
-            sa.func.sum(t.c.allotted).label("allotted"),
-            sa.func.sum(t.c.spent + sa.func.coalesce(t.c.payable, 0)).label("executed"),
-        )
-        .where(*_live(t, year), t.c.month == month)
-        .group_by(t.c.program, t.c.kind)
-        .order_by(t.c.program, t.c.kind)
-    )
-    if programs:
-        q = q.where(t.c.program.in_(programs))
-    df = _frame(store, q)
-    for c in ("budget", "allotted", "executed"):
-        df[c] = df[c].astype(float)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        df["rate"] = (df["executed"] / df["allotted"].where(df["allotted"] != 0)).astype(float)
-    return df
+    return _budget_sums(store, year, "program", programs, ROW_TABLES["budget"].c.month == month)
 
 
 def budget_by_month(store: Store, year: int, programs: tuple[str, ...] = ()) -> pd.DataFrame:
     """Per month × 經資門: budget, allotted, executed and the cumulative rate."""
-    t = ROW_TABLES["budget"]
-    q = (
-        sa.select(
-            t.c.month,
-            t.c.kind,
-            sa.func.sum(t.c.budget).label("budget"),
-            sa.func.sum(t.c.allotted).label("allotted"),
-            sa.func.sum(t.c.spent + sa.func.coalesce(t.c.payable, 0)).label("executed"),
-        )
-        .where(*_live(t, year))
-        .group_by(t.c.month, t.c.kind)
-        .order_by(t.c.month, t.c.kind)
-    )
-    if programs:
-        q = q.where(t.c.program.in_(programs))
-    df = _frame(store, q)
-    for c in ("budget", "allotted", "executed"):
-        df[c] = df[c].astype(float)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        df["rate"] = (df["executed"] / df["allotted"].where(df["allotted"] != 0)).astype(float)
-    return df
+    return _budget_sums(store, year, "month", programs)
 
 
 def year_end_projection(by_month: pd.DataFrame) -> dict[str, float | None]:
