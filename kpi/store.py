@@ -25,134 +25,20 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from kpi.ingest.datasets import (
-    DATASETS,
-    DATE,
-    INT,
-    MONEY,
-    MONTH,
-    NUMBER,
-    QUARTER,
-    RATE,
-    YEAR,
-    Dataset,
-)
+from kpi.ingest.datasets import DATASETS, Dataset
 from kpi.paths import DEFAULT_DB_PATH, ROOT
-
-metadata = sa.MetaData()
-
-meta = sa.Table(
-    "meta",
+from kpi.schema import (
+    ROW_TABLES,
+    audit,
+    batch_files,
+    batches,
+    meta,
     metadata,
-    sa.Column("key", sa.String(64), primary_key=True),
-    sa.Column("value", sa.Text, nullable=False),
+    plans,
+    target_revisions,
 )
 
-batches = sa.Table(
-    "batches",
-    metadata,
-    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("datasets", sa.String(100), nullable=False),
-    sa.Column("file_name", sa.Text, nullable=False),
-    sa.Column("sha256", sa.String(64), nullable=False),
-    sa.Column("size", sa.BigInteger, nullable=False),
-    sa.Column("who", sa.String(200), nullable=False),
-    sa.Column("created_at", sa.DateTime, nullable=False),
-    sa.Column("rows", sa.Integer, nullable=False),
-    sa.Column("new", sa.Integer, nullable=False),
-    sa.Column("changed", sa.Integer, nullable=False),
-    sa.Column("unchanged", sa.Integer, nullable=False),
-    sa.Column("removed", sa.Integer, nullable=False),
-    sa.Column("summary", sa.Text, nullable=False),  # JSON: year, months, warnings count …
-    sa.Column("status", sa.String(16), nullable=False),  # active | undone
-    sa.Column("undone_at", sa.DateTime),
-    sa.Column("undone_by", sa.String(200)),
-)
-
-batch_files = sa.Table(
-    "batch_files",
-    metadata,
-    sa.Column("batch_id", sa.Integer, sa.ForeignKey("batches.id"), primary_key=True),
-    sa.Column("content", sa.LargeBinary, nullable=False),
-)
-
-plans = sa.Table(
-    "plans",
-    metadata,
-    sa.Column("year", sa.Integer, primary_key=True),
-    sa.Column("agency", sa.String(200), nullable=False),
-    sa.Column("source", sa.Text, nullable=False),
-    sa.Column("loaded_at", sa.DateTime, nullable=False),
-    sa.Column("loaded_by", sa.String(200), nullable=False),
-)
-
-target_revisions = sa.Table(
-    "target_revisions",
-    metadata,
-    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("kpi", sa.String(32), nullable=False),
-    sa.Column("year", sa.Integer, nullable=False),
-    sa.Column("quarter", sa.Integer, nullable=False),
-    sa.Column("old", sa.Float),
-    sa.Column("new", sa.Float, nullable=False),
-    sa.Column("reason", sa.Text, nullable=False),
-    sa.Column("who", sa.String(200), nullable=False),
-    sa.Column("at", sa.DateTime, nullable=False),
-    sa.Index("ix_target_revisions_kpi_year", "kpi", "year"),
-)
-
-audit = sa.Table(
-    "audit",
-    metadata,
-    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("at", sa.DateTime, nullable=False),
-    sa.Column("who", sa.String(200), nullable=False),
-    sa.Column("action", sa.String(40), nullable=False),
-    sa.Column("detail", sa.Text, nullable=False),
-)
-
-_SQL_TYPES = {
-    YEAR: sa.Integer,
-    MONTH: sa.Integer,
-    QUARTER: sa.Integer,
-    INT: sa.BigInteger,
-    MONEY: sa.Float,
-    NUMBER: sa.Float,
-    RATE: sa.Float,
-    DATE: sa.Date,
-}
-
-# Visits are keyed by date; year and month are derived so figures can filter like the others.
-_DERIVED = {"visits": ("year", "month")}
-
-
-def _row_table(ds: Dataset) -> sa.Table:
-    """The versioned rows table of a dataset, derived from its schema."""
-    cols = [
-        sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-        sa.Column("batch_id", sa.Integer, sa.ForeignKey("batches.id"), nullable=False),
-        sa.Column("current", sa.Boolean, nullable=False),
-        sa.Column("deleted", sa.Boolean, nullable=False),
-    ]
-    for f in ds.stored_fields:
-        # Key columns are NOT NULL ('' for a blank text) so key equality is plain '='.
-        cols.append(
-            sa.Column(f.name, _SQL_TYPES.get(f.kind, sa.Text), nullable=f.name not in ds.key)
-        )
-    for name in _DERIVED.get(ds.name, ()):
-        cols.append(sa.Column(name, sa.Integer, nullable=False))
-    period = ("year", "month") if ds.name != "kpi_values" else ("year", "quarter")
-    return sa.Table(
-        f"{ds.name}_rows",
-        metadata,
-        *cols,
-        sa.Index(f"ix_{ds.name}_current_period", "current", *period),
-        sa.Index(f"ix_{ds.name}_key", *ds.key),
-        sa.Index(f"ix_{ds.name}_batch", "batch_id"),
-    )
-
-
-ROW_TABLES: dict[str, sa.Table] = {name: _row_table(ds) for name, ds in DATASETS.items()}
+__all__ = ["ROW_TABLES", "Store", "StoreError", "metadata"]
 
 
 class StoreError(Exception):
@@ -311,10 +197,55 @@ def _now() -> dt.datetime:
     return dt.datetime.now().replace(microsecond=0)
 
 
-def _records(frame: pd.DataFrame) -> list[dict]:
-    """Rows as plain Python values, NA → None, for executemany."""
-    out = frame.astype(object).where(frame.notna(), None)
-    return out.to_dict("records")
+def _python_column(values: pd.Series, kind: sa.types.TypeEngine, dialect: str) -> list:
+    """One column as plain Python values for the driver, NA → None, with no per-row pandas."""
+    if isinstance(kind, sa.Boolean):
+        flags = values.astype(bool).to_numpy()
+        return flags.astype(int).tolist() if dialect == "sqlite" else flags.tolist()
+    if isinstance(kind, sa.Date):
+        days = pd.to_datetime(values)
+        if dialect == "sqlite":
+            # SQLAlchemy's SQLite Date is ISO text; write what it would read back.
+            return days.dt.strftime("%Y-%m-%d").to_numpy(dtype=object, na_value=None).tolist()
+        return [None if pd.isna(d) else d.date() for d in days]
+    if isinstance(kind, sa.Integer) and pd.api.types.is_float_dtype(values):
+        values = values.astype("Int64")
+    if isinstance(kind, sa.Integer | sa.Float):
+        # numpy → object turns each element into a Python int/float.
+        return values.to_numpy(dtype=object, na_value=None).tolist()
+    return values.astype(object).where(values.notna(), None).tolist()
+
+
+def _bulk_insert(conn: Connection, t: sa.Table, rows: pd.DataFrame) -> None:
+    """Insert a frame's rows in one driver call: COPY on PostgreSQL, executemany on SQLite.
+
+    SQLAlchemy's executemany builds a dict and processes parameters per row, which costs
+    more than the database's own work at hundreds of thousands of rows. The statement is
+    compiled from the table (names quoted by the dialect); values are always bound.
+    """
+    if rows.empty:
+        return
+    # The compiled INSERT lists columns in table order; bind them in that order too.
+    names = [c.name for c in t.columns if c.name in rows.columns]
+    dialect = conn.dialect.name
+    columns = [_python_column(rows[n], t.c[n].type, dialect) for n in names]
+    raw = conn.connection.driver_connection
+    if dialect == "postgresql":
+        from psycopg import sql
+
+        copy_sql = sql.SQL("COPY {} ({}) FROM STDIN").format(
+            sql.Identifier(t.name), sql.SQL(", ").join(map(sql.Identifier, names))
+        )
+        with raw.cursor() as cur, cur.copy(copy_sql) as copy:
+            for row in zip(*columns, strict=True):
+                copy.write_row(row)
+        return
+    insert = str(sa.insert(t).compile(dialect=conn.dialect, column_keys=names))
+    cursor = raw.cursor()
+    try:
+        cursor.executemany(insert, zip(*columns, strict=True))
+    finally:
+        cursor.close()
 
 
 def _values_equal(a: pd.Series, b: pd.Series) -> np.ndarray:
@@ -734,9 +665,7 @@ class Store:
             tomb["current"] = True
             tomb["deleted"] = True
             rows = pd.concat([rows, tomb[rows.columns]], ignore_index=True)
-        records = _records(rows)
-        for chunk in _chunks(records, 5000):
-            conn.execute(sa.insert(t), chunk)
+        _bulk_insert(conn, t, rows)
 
     # -- batches and undo --------------------------------------------------------------
 
