@@ -7,6 +7,7 @@ plan's year, which one checks a file's size, or how a dry run differs from an im
 from __future__ import annotations
 
 import functools
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,6 +22,7 @@ from kpi.relations import is_known_country, load_program_aliases, normalize_coun
 from kpi.store import Changes, Store, StoreError
 
 SAMPLE_USER = "sample"
+_STATUS_CACHE_SIZE = 256  # year × quarter × program filter combinations per version
 
 
 @dataclass
@@ -61,6 +63,9 @@ class Engine:
     def __init__(self, store: Store | None = None, catalog: Catalog | None = None) -> None:
         self.store = store or Store()
         self.catalog = catalog or load_catalog()
+        self._lock = threading.Lock()
+        self._status_version: int | None = None
+        self._status_cache: dict[tuple, figures.Status] = {}
 
     # -- plan --------------------------------------------------------------------------
 
@@ -192,9 +197,24 @@ class Engine:
     # -- figures -------------------------------------------------------------------------
 
     def status(self, year: int, quarter: int, programs: tuple[str, ...] = ()) -> figures.Status:
-        return figures.status(
+        """The quarter's figures; computed once per store version (a write anywhere, by any
+        process, changes the version and so the key)."""
+        version = self.store.version()
+        key = (year, quarter, tuple(programs))
+        with self._lock:
+            if self._status_version != version:
+                self._status_cache.clear()
+                self._status_version = version
+            hit = self._status_cache.get(key)
+        if hit is not None:
+            return hit
+        result = figures.status(
             self.store, self.catalog, self.plan(year), year, quarter, tuple(programs)
         )
+        with self._lock:
+            if self._status_version == version and len(self._status_cache) < _STATUS_CACHE_SIZE:
+                self._status_cache[key] = result
+        return result
 
     # -- sample year -----------------------------------------------------------------------
 

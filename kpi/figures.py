@@ -13,10 +13,11 @@ import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 
+from kpi import rollups
 from kpi.catalog import Catalog, Indicator, Measure, achievement, light
 from kpi.plan import Plan
 from kpi.relations import load_relations
-from kpi.store import ROW_TABLES, Store
+from kpi.store import ROW_TABLES, Store, result_frame
 
 QUARTERS = (1, 2, 3, 4)
 # Fields a formula may name that are not columns: executed = spent + payable (SPEC §4).
@@ -175,16 +176,34 @@ def month_sums(
         elif m.measure == "weighted":
             a, b = (_column(t, n) for n in m.fields)
             sums[label] = sa.func.sum(a * b)
-    q = (
-        sa.select(*(c.label(k) for k, c in group.items()), *(c.label(k) for k, c in sums.items()))
-        .where(t.c.current, sa.not_(t.c.deleted), t.c.year == year)
-        .group_by(*group.values())
-    )
-    if programs and dataset == "budget":
-        q = q.where(t.c.program.in_(programs))
+    summary = None
+    if not (programs and dataset == "budget"):
+        summary = rollups.for_sums(dataset, set(group) - {"month"}, set(sums))
+    if summary is not None:
+        # The same sums, added up from a summary table a few hundred rows long.
+        s = summary.table
+        group = {k: s.c[k] for k in group}
+        sums = {k: sa.func.sum(s.c[k]) for k in sums}
+        q = (
+            sa.select(
+                *(c.label(k) for k, c in group.items()), *(c.label(k) for k, c in sums.items())
+            )
+            .where(s.c.year == year)
+            .group_by(*group.values())
+        )
+    else:
+        q = (
+            sa.select(
+                *(c.label(k) for k, c in group.items()), *(c.label(k) for k, c in sums.items())
+            )
+            .where(t.c.current, sa.not_(t.c.deleted), t.c.year == year)
+            .group_by(*group.values())
+        )
+        if programs and dataset == "budget":
+            q = q.where(t.c.program.in_(programs))
     with store.read() as conn:
         result = conn.execute(q)
-        frame = pd.DataFrame(result.fetchall(), columns=list(result.keys()))
+        frame = result_frame(result)
     for k in sums:
         frame[k] = pd.to_numeric(frame[k], errors="coerce").astype(float)
     return frame

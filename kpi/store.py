@@ -25,6 +25,7 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
+from kpi import rollups
 from kpi.ingest.datasets import DATASETS, Dataset
 from kpi.paths import DEFAULT_DB_PATH, ROOT
 from kpi.schema import (
@@ -195,6 +196,16 @@ def upgrade(engine: Engine) -> None:
 
 def _now() -> dt.datetime:
     return dt.datetime.now().replace(microsecond=0)
+
+
+def result_frame(result: sa.CursorResult) -> pd.DataFrame:
+    """A query result as a DataFrame.
+
+    The rows are handed over as plain tuples: given SQLAlchemy's Row objects, pandas
+    probes each one for attributes and every miss raises inside SQLAlchemy, which costs
+    more than the query itself on large results.
+    """
+    return pd.DataFrame(list(map(tuple, result.fetchall())), columns=list(result.keys()))
 
 
 def _python_column(values: pd.Series, kind: sa.types.TypeEngine, dialect: str) -> list:
@@ -442,16 +453,14 @@ class Store:
             q = q.where(t.c.year == year)
         with self.read() as conn:
             result = conn.execute(q)
-            return pd.DataFrame(result.fetchall(), columns=list(result.keys()))
+            return result_frame(result)
 
     def data_years(self) -> list[int]:
         """ROC years that hold current rows in any dataset."""
-        years: set[int] = set()
+        p = rollups.periods
         with self.read() as conn:
-            for t in ROW_TABLES.values():
-                q = sa.select(t.c.year).where(t.c.current, sa.not_(t.c.deleted)).distinct()
-                years.update(int(y) for (y,) in conn.execute(q))
-        return sorted(years)
+            q = sa.select(p.c.year).where(p.c.rows > 0).distinct().order_by(p.c.year)
+            return [int(y) for (y,) in conn.execute(q)]
 
     def budget_programs(self, year: int) -> list[str]:
         """Program names that budget rows of the year use (plan programs and others)."""
@@ -550,7 +559,8 @@ class Store:
             ).scalar_one()
             conn.execute(sa.insert(batch_files).values(batch_id=batch_id, content=content))
             for name, p in plans_.items():
-                self._apply(conn, DATASETS[name], frames[name], p, batch_id)
+                months = self._apply(conn, DATASETS[name], frames[name], p, batch_id)
+                rollups.refresh(conn, name, months)
             self._audit(
                 conn,
                 who,
@@ -593,8 +603,7 @@ class Store:
         result = conn.execute(
             sa.select(*cols).where(t.c.current, self._scope(ds, frame, t, replace))
         )
-        names = list(result.keys())
-        old = pd.DataFrame(result.fetchall(), columns=names)
+        old = result_frame(result)
         if ds.name == "visits":
             old["date"] = pd.to_datetime(old["date"])
         old = old.loc[:, ~old.columns.duplicated()]
@@ -641,7 +650,8 @@ class Store:
 
     def _apply(
         self, conn: Connection, ds: Dataset, frame: pd.DataFrame, p: _Plan, batch_id: int
-    ) -> None:
+    ) -> set[tuple[int, int]]:
+        """Write the batch's versions; the (year, month)s they belong to."""
         t = ROW_TABLES[ds.name]
         ids = [int(i) for i in p.superseded]
         if len(p.removed):
@@ -666,6 +676,8 @@ class Store:
             tomb["deleted"] = True
             rows = pd.concat([rows, tomb[rows.columns]], ignore_index=True)
         _bulk_insert(conn, t, rows)
+        month = rows["quarter"] * 3 if ds.name == "kpi_values" else rows["month"]
+        return set(zip(rows["year"].astype(int), month.astype(int), strict=True))
 
     # -- batches and undo --------------------------------------------------------------
 
@@ -725,6 +737,7 @@ class Store:
             restored: dict[str, int] = {}
             for name in row.datasets.split(","):
                 restored[name] = self._undo_rows(conn, DATASETS[name], batch_id)
+                rollups.refresh(conn, name, rollups.months_of_batch(conn, name, batch_id))
             conn.execute(
                 sa.update(batches)
                 .where(batches.c.id == batch_id)
@@ -743,7 +756,7 @@ class Store:
             .where(mine.c.batch_id == batch_id, batches.c.status == "active")
             .distinct()
         )
-        versions = pd.DataFrame(result.fetchall(), columns=list(result.keys()))
+        versions = result_frame(result)
         if versions.empty:
             return 0
         survivors = versions[versions["batch_id"] != batch_id]

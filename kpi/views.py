@@ -12,8 +12,9 @@ import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 
+from kpi import rollups
 from kpi.relations import load_relations, region_of
-from kpi.store import ROW_TABLES, Store
+from kpi.store import ROW_TABLES, Store, result_frame
 
 _LIVE = "current"
 
@@ -21,7 +22,7 @@ _LIVE = "current"
 def _frame(store: Store, query: sa.Select) -> pd.DataFrame:
     with store.read() as conn:
         result = conn.execute(query)
-        return pd.DataFrame(result.fetchall(), columns=list(result.keys()))
+        return result_frame(result)
 
 
 def _live(t: sa.Table, year: int) -> list[sa.ColumnElement]:
@@ -33,9 +34,19 @@ def _live(t: sa.Table, year: int) -> list[sa.ColumnElement]:
 
 def budget_months(store: Store, year: int) -> list[int]:
     """Months of the year that have a budget report."""
-    t = ROW_TABLES["budget"]
-    df = _frame(store, sa.select(t.c.month).where(*_live(t, year)).distinct().order_by(t.c.month))
-    return [int(m) for m in df["month"]] if len(df) else []
+    return _months(store, year, ("budget",))
+
+
+def _months(store: Store, year: int, datasets: Sequence[str]) -> list[int]:
+    p = rollups.periods
+    q = (
+        sa.select(p.c.month)
+        .where(p.c.dataset.in_(list(datasets)), p.c.year == year, p.c.rows > 0)
+        .distinct()
+        .order_by(p.c.month)
+    )
+    with store.read() as conn:
+        return [int(m) for (m,) in conn.execute(q)]
 
 
 def report_month(store: Store, year: int, quarter: int) -> int | None:
@@ -106,15 +117,15 @@ def year_end_projection(by_month: pd.DataFrame) -> dict[str, float | None]:
 
 def visa_by_month(store: Store, year: int) -> pd.DataFrame:
     """Per month × visa type: applications and issued."""
-    t = ROW_TABLES["visa"]
+    t = rollups.visa_months
     q = (
         sa.select(
             t.c.month,
             t.c.visa_type,
-            sa.func.sum(t.c.applications).label("applications"),
-            sa.func.sum(t.c.issued).label("issued"),
+            sa.func.sum(t.c.s__applications).label("applications"),
+            sa.func.sum(t.c.s__issued).label("issued"),
         )
-        .where(*_live(t, year))
+        .where(t.c.year == year)
         .group_by(t.c.month, t.c.visa_type)
         .order_by(t.c.month, t.c.visa_type)
     )
@@ -199,13 +210,7 @@ def visits(store: Store, year: int) -> pd.DataFrame:
 
 def data_months(store: Store, year: int) -> list[int]:
     """Months of the year that any dataset reports (indicator values count at quarter end)."""
-    months: set[int] = set()
-    with store.read() as conn:
-        for name, t in ROW_TABLES.items():
-            col = t.c.quarter * 3 if name == "kpi_values" else t.c.month
-            q = sa.select(col.label("m")).where(*_live(t, year)).distinct()
-            months.update(int(m) for (m,) in conn.execute(q) if m is not None)
-    return sorted(months)
+    return _months(store, year, list(ROW_TABLES))
 
 
 # -- derived tables for the budget, consular and visits pages --------------------------------
@@ -300,22 +305,33 @@ def evisa_share(by_month: pd.DataFrame) -> pd.DataFrame:
 
 def visa_by_mission_type(store: Store, year: int, upto_month: int = 12) -> pd.DataFrame:
     """Per mission × visa type, year to date: applications, issued, refused, weighted average days."""
-    t = ROW_TABLES["visa"]
-    reported = t.c.avg_days.is_not(None)
+    if upto_month % 3 == 0:
+        # Quarter ends (what the pages ask for) add up the quarterly summary.
+        t = rollups.visa_missions
+        where = [t.c.year == year, t.c.quarter <= upto_month // 3]
+        sums = {c: t.c[c] for c in ("applications", "issued", "refused")}
+        weights = {"day_weight": t.c.day_weight, "issued_reported": t.c.issued_reported}
+    else:
+        t = ROW_TABLES["visa"]
+        where = [*_live(t, year), t.c.month <= upto_month]
+        reported = t.c.avg_days.is_not(None)
+        sums = {
+            "applications": t.c.applications,
+            "issued": t.c.issued,
+            "refused": sa.func.coalesce(t.c.refused, 0),
+        }
+        weights = {
+            "day_weight": sa.case((reported, t.c.avg_days * t.c.issued), else_=0),
+            "issued_reported": sa.case((reported, t.c.issued), else_=0),
+        }
     q = (
         sa.select(
             t.c.mission,
             sa.func.max(t.c.region).label("region"),
             t.c.visa_type,
-            sa.func.sum(t.c.applications).label("applications"),
-            sa.func.sum(t.c.issued).label("issued"),
-            sa.func.sum(sa.func.coalesce(t.c.refused, 0)).label("refused"),
-            sa.func.sum(sa.case((reported, t.c.avg_days * t.c.issued), else_=0)).label(
-                "day_weight"
-            ),
-            sa.func.sum(sa.case((reported, t.c.issued), else_=0)).label("issued_reported"),
+            *(sa.func.sum(c).label(k) for k, c in {**sums, **weights}.items()),
         )
-        .where(*_live(t, year), t.c.month <= upto_month)
+        .where(*where)
         .group_by(t.c.mission, t.c.visa_type)
         .order_by(t.c.mission, t.c.visa_type)
     )
