@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import pandas as pd
@@ -211,13 +212,21 @@ def md_escape(text: object) -> str:
     return _MD_SPECIAL.sub(r"\\\1", str(text))
 
 
-def downloads(frame: pd.DataFrame, name: str, key: str) -> None:
-    """Excel and CSV downloads of a table or a chart's data (formula injection neutralised)."""
+def downloads(frame: pd.DataFrame | Callable[[], pd.DataFrame], name: str, key: str) -> None:
+    """Excel and CSV downloads of a table or a chart's data (formula injection neutralised).
+
+    ``frame`` may be a function that builds the table: a large one is then built only
+    when someone clicks, not on every run of the page.
+    """
     t = translator()
+
+    def table() -> pd.DataFrame:
+        return frame() if callable(frame) else frame
+
     a, b, _ = st.columns([1, 1, 4])
     a.download_button(
         t("download_xlsx"),
-        lambda: to_xlsx_bytes(frame),  # built on click, not on every run
+        lambda: to_xlsx_bytes(table()),  # built on click, not on every run
         file_name=f"{name}.xlsx",
         mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
         key=f"{key}_xlsx",
@@ -225,7 +234,7 @@ def downloads(frame: pd.DataFrame, name: str, key: str) -> None:
     )
     b.download_button(
         t("download_csv"),
-        lambda: to_csv_bytes(frame),
+        lambda: to_csv_bytes(table()),
         file_name=f"{name}.csv",
         mime="text/csv",
         key=f"{key}_csv",

@@ -13,7 +13,7 @@ import streamlit as st
 from kpi import charts, figures, views
 from kpi.i18n import fmt_category, fmt_month_short, fmt_number, fmt_percent, fmt_region
 from kpi.ingest.datasets import VISA_TYPES
-from pages.common import current_filters, downloads, engine, translator, view
+from pages.common import current_filters, downloads, engine, translator, version, view
 
 PAGE_STRINGS: dict[str, tuple[str, str]] = {
     "title": ("領事服務", "Consular services"),
@@ -59,9 +59,19 @@ PAGE_STRINGS: dict[str, tuple[str, str]] = {
     "chart_region": ("各地區平均處理天數", "Average processing days by region"),
     "chart_mission": ("各館處平均處理天數", "Average processing days by mission"),
     "slowest": (
-        "顯示處理天數最長的 {n} 個館處（共 {total} 個有填報）；全部館處見下表與下載檔。",
-        "Showing the {n} slowest missions of {total} that report days; the table and downloads have them all.",
+        "顯示處理天數最長的 {n} 個館處（共 {total} 個有填報）；全部館處見下載檔。",
+        "Showing the {n} slowest missions of {total} that report days; the downloads have them all.",
     ),
+    "table_filter": ("篩選館處", "Filter missions"),
+    "table_filter_help": (
+        "輸入館處名稱的一部分，例如「日本」。",
+        "Part of a mission's name, for example 'Japan' as written in the upload.",
+    ),
+    "table_capped": (
+        "顯示前 {n:,} 列（共 {total:,} 列）；輸入館處名稱可縮小範圍，完整明細請下載。",
+        "Showing the first {n:,} of {total:,} rows; type part of a mission's name to narrow them down, or download the full table.",
+    ),
+    "table_none": ("沒有符合「{query}」的館處。", "No mission matches '{query}'."),
     "unreported": (
         "{n} 個館處未填報處理天數，未列入。",
         "{n} missions did not report processing days and are left out.",
@@ -81,6 +91,16 @@ PAGE_STRINGS: dict[str, tuple[str, str]] = {
     "col_issued_reported": ("有填報天數之核發件數", "Issued, rows reporting days"),
 }
 MISSIONS_SHOWN = 30  # the benchmark store has thousands of missions; a chart shows the slowest
+TABLE_ROWS_SHOWN = 1000  # on screen; the downloads hold every row
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def mission_tables(store_version: int, year: int, last_month: int):
+    """Mission × visa type rows, and the same rolled up to missions and to regions."""
+    detail = views.visa_by_mission_type(engine().store, year, last_month)
+    by_mission = views.visa_missions(detail)
+    return detail, by_mission, views.visa_by_region(by_mission)
+
 
 t = translator(PAGE_STRINGS)
 f = current_filters()
@@ -142,9 +162,7 @@ st.caption(
 )
 
 share = views.evisa_share(by_month)
-detail = view("visa_by_mission_type", f.year, last_month)
-# Missions are the same rows rolled up: one scan of the visa rows, not two.
-by_mission = views.visa_missions(detail)
+detail, by_mission, by_region = mission_tables(version(), f.year, last_month)
 targets = figures.targets(engine().store, engine().catalog, f.year)
 issued = float(by_month["issued"].sum())
 ytd_share = share["share_ytd"].iloc[-1]
@@ -265,7 +283,6 @@ downloads(
 st.subheader(t("days_head"))
 st.caption(t("days_help"))
 days_target = target("K6.3")
-by_region = views.visa_by_region(by_mission)
 tab_region, tab_mission = st.tabs([t("tab_region"), t("tab_mission")])
 with tab_region:
     regions = by_region.dropna(subset=["avg_days"]).sort_values("avg_days", ascending=False)
@@ -316,7 +333,7 @@ with tab_mission:
         target_line(fig, days_target)
     st.plotly_chart(fig, key="days_by_mission")
     downloads(
-        pd.DataFrame(
+        lambda: pd.DataFrame(
             {
                 t("col_mission"): by_mission["mission"],
                 t("col_region"): by_mission["region"].map(region_label),
@@ -332,20 +349,33 @@ with tab_mission:
 # -- the table ----------------------------------------------------------------------------------------
 
 st.subheader(t("table_head"))
-shown = pd.DataFrame(
-    {
-        t("col_mission"): detail["mission"],
-        t("col_region"): detail["region"].map(region_label),
-        t("col_type"): detail["visa_type"].map(type_label),
-        t("col_applications"): detail["applications"],
-        t("col_issued"): detail["issued"],
-        t("col_refused"): detail["refused"],
-        t("col_days"): detail["avg_days"],
-    }
-)
+
+
+def table(rows: pd.DataFrame) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            t("col_mission"): rows["mission"],
+            t("col_region"): rows["region"].map(region_label),
+            t("col_type"): rows["visa_type"].map(type_label),
+            t("col_applications"): rows["applications"],
+            t("col_issued"): rows["issued"],
+            t("col_refused"): rows["refused"],
+            t("col_days"): rows["avg_days"],
+        }
+    )
+
+
+query = st.text_input(t("table_filter"), key="visa_table_filter", help=t("table_filter_help"))
+rows = detail
+if query.strip():
+    rows = detail[detail["mission"].str.contains(query.strip(), case=False, regex=False)]
+    if rows.empty:
+        st.caption(t("table_none", query=query.strip()))
+if len(rows) > TABLE_ROWS_SHOWN:
+    st.caption(t("table_capped", n=TABLE_ROWS_SHOWN, total=len(rows)))
 count = st.column_config.NumberColumn(format="%,d")
 st.dataframe(
-    shown,
+    table(rows.head(TABLE_ROWS_SHOWN)),
     hide_index=True,
     placeholder="—",
     column_config={
@@ -356,4 +386,4 @@ st.dataframe(
     },
     key="visa_table",
 )
-downloads(shown, f"visa_{f.year}_Q{f.quarter}", "dl_table")
+downloads(lambda: table(rows), f"visa_{f.year}_Q{f.quarter}", "dl_table")
