@@ -102,3 +102,23 @@ def test_empty_store(tmp_path_factory):
         at = show()
     assert any("尚無簽證資料" in i.value for i in at.info)
     assert not at.metric and not at.dataframe
+
+
+def test_a_large_table_shows_its_first_rows_and_filters_by_mission(tmp_path_factory):
+    from kpi import sample
+
+    frame = sample.visa_frame(rows_target=15_000)  # about 1,250 mission × type rows
+    with app_store(store_url(tmp_path_factory, sample=False)) as engine:
+        engine.store.import_frames({"visa": frame}, file_name="visa.xlsx", content=b"visa")
+        combos = views.visa_by_mission_type(engine.store, 108, 6)
+        assert len(combos) > 1000
+        at = show()
+        assert len(at.dataframe[-1].value) == 1000
+        assert any(f"共 {len(combos):,} 列" in c.value for c in at.caption)
+        mission = combos["mission"].iloc[-1]
+        at.text_input(key="visa_table_filter").input(mission).run()
+        shown = at.dataframe[-1].value
+        assert set(shown["駐外館處"]) == {m for m in combos["mission"] if mission in m}
+        assert not any("共" in c.value and "列" in c.value for c in at.caption)
+        at.text_input(key="visa_table_filter").input("不存在的館處").run()
+        assert any("沒有符合" in c.value for c in at.caption)
