@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from kpi.schema import ROW_TABLES, metadata
+from kpi.schema import ROW_TABLES, metadata, period_in
 
 Expr = Callable[[sa.Table], sa.ColumnElement]
 
@@ -59,7 +59,10 @@ class Summary:
             .group_by(t.c.year, period, *groups)
         )
         if months is not None:
-            q = q.where(sa.tuple_(t.c.year, _month(t)).in_(sorted(months)))
+            if "month" in t.c:
+                q = q.where(period_in(t.c.year, t.c.month, months))
+            else:
+                q = q.where(period_in(t.c.year, t.c.quarter, {(y, m // 3) for y, m in months}))
         return q
 
     @property
@@ -182,7 +185,7 @@ def refresh(conn: Connection, dataset: str, months: Iterable[tuple[int, int]]) -
             continue
         keys, all_months = _partition(s, months)
         table = s.table
-        stale = sa.tuple_(table.c.year, table.c[s.period]).in_(sorted(keys))
+        stale = period_in(table.c.year, table.c[s.period], keys)
         if "dataset" in table.c:
             stale = sa.and_(table.c.dataset == dataset, stale)
         conn.execute(sa.delete(table).where(stale))

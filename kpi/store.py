@@ -35,6 +35,7 @@ from kpi.schema import (
     batches,
     meta,
     metadata,
+    period_in,
     plans,
     target_revisions,
 )
@@ -579,15 +580,13 @@ class Store:
         has no rows for (their stored rows are the ones it removes).
         """
         if ds.name == "kpi_values":
-            pairs = frame[["year", "quarter"]].drop_duplicates()
-            return sa.tuple_(t.c.year, t.c.quarter).in_(
-                [tuple(map(int, p)) for p in pairs.to_numpy()]
-            )
+            pairs = frame[["year", "quarter"]].drop_duplicates().to_numpy()
+            return period_in(t.c.year, t.c.quarter, pairs)
         months = frame[["year", "month"]].drop_duplicates().to_numpy()
         pairs = {(int(y), int(m)) for y, m in months}
         if replace:
             pairs = {(y, (m - 1) // 3 * 3 + i) for y, m in pairs for i in (1, 2, 3)}
-        return sa.tuple_(t.c.year, t.c.month).in_(sorted(pairs))
+        return period_in(t.c.year, t.c.month, pairs)
 
     def _diff(self, conn: Connection, ds: Dataset, frame: pd.DataFrame, replace: bool) -> _Plan:
         t = ROW_TABLES[ds.name]
