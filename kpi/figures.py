@@ -17,7 +17,8 @@ from kpi import rollups
 from kpi.catalog import Catalog, Indicator, Measure, achievement, light
 from kpi.plan import Plan
 from kpi.relations import load_relations
-from kpi.store import ROW_TABLES, Store, result_frame
+from kpi.schema import ROW_TABLES, result_frame
+from kpi.store import Store
 
 QUARTERS = (1, 2, 3, 4)
 # Fields a formula may name that are not columns: executed = spent + payable (SPEC §4).

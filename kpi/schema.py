@@ -1,4 +1,4 @@
-"""The database's tables: bookkeeping, and one versioned rows table per dataset.
+"""The database's tables, and how frames go into and come out of them.
 
 The rows tables are derived from the dataset schemas (kpi.ingest.datasets), so a new
 field is declared once. kpi.store writes them; kpi.figures and kpi.views read them.
@@ -9,7 +9,9 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable
 
+import pandas as pd
 import sqlalchemy as sa
+from sqlalchemy.engine import Connection
 
 from kpi.ingest.datasets import (
     DATASETS,
@@ -157,3 +159,64 @@ def period_in(
     return sa.or_(
         *(sa.and_(year == y, period.in_(sorted(ps))) for y, ps in sorted(by_year.items()))
     )
+
+
+def result_frame(result: sa.CursorResult) -> pd.DataFrame:
+    """A query result as a DataFrame.
+
+    The rows are handed over as plain tuples: given SQLAlchemy's Row objects, pandas
+    probes each one for attributes and every miss raises inside SQLAlchemy, which costs
+    more than the query itself on large results.
+    """
+    return pd.DataFrame(list(map(tuple, result.fetchall())), columns=list(result.keys()))
+
+
+def _python_column(values: pd.Series, kind: sa.types.TypeEngine, dialect: str) -> list:
+    """One column as plain Python values for the driver, NA → None, with no per-row pandas."""
+    if isinstance(kind, sa.Boolean):
+        flags = values.astype(bool).to_numpy()
+        return flags.astype(int).tolist() if dialect == "sqlite" else flags.tolist()
+    if isinstance(kind, sa.Date):
+        days = pd.to_datetime(values)
+        if dialect == "sqlite":
+            # SQLAlchemy's SQLite Date is ISO text; write what it would read back.
+            return days.dt.strftime("%Y-%m-%d").to_numpy(dtype=object, na_value=None).tolist()
+        return [None if pd.isna(d) else d.date() for d in days]
+    if isinstance(kind, sa.Integer) and pd.api.types.is_float_dtype(values):
+        values = values.astype("Int64")
+    if isinstance(kind, sa.Integer | sa.Float):
+        # numpy → object turns each element into a Python int/float.
+        return values.to_numpy(dtype=object, na_value=None).tolist()
+    return values.astype(object).where(values.notna(), None).tolist()
+
+
+def bulk_insert(conn: Connection, t: sa.Table, rows: pd.DataFrame) -> None:
+    """Insert a frame's rows in one driver call: COPY on PostgreSQL, executemany on SQLite.
+
+    SQLAlchemy's executemany builds a dict and processes parameters per row, which costs
+    more than the database's own work at hundreds of thousands of rows. The statement is
+    compiled from the table (names quoted by the dialect); values are always bound.
+    """
+    if rows.empty:
+        return
+    # The compiled INSERT lists columns in table order; bind them in that order too.
+    names = [c.name for c in t.columns if c.name in rows.columns]
+    dialect = conn.dialect.name
+    columns = [_python_column(rows[n], t.c[n].type, dialect) for n in names]
+    raw = conn.connection.driver_connection
+    if dialect == "postgresql":
+        from psycopg import sql
+
+        copy_sql = sql.SQL("COPY {} ({}) FROM STDIN").format(
+            sql.Identifier(t.name), sql.SQL(", ").join(map(sql.Identifier, names))
+        )
+        with raw.cursor() as cur, cur.copy(copy_sql) as copy:
+            for row in zip(*columns, strict=True):
+                copy.write_row(row)
+        return
+    insert = str(sa.insert(t).compile(dialect=conn.dialect, column_keys=names))
+    cursor = raw.cursor()
+    try:
+        cursor.executemany(insert, zip(*columns, strict=True))
+    finally:
+        cursor.close()

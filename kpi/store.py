@@ -33,10 +33,12 @@ from kpi.schema import (
     audit,
     batch_files,
     batches,
+    bulk_insert,
     meta,
     metadata,
     period_in,
     plans,
+    result_frame,
     target_revisions,
 )
 
@@ -197,67 +199,6 @@ def upgrade(engine: Engine) -> None:
 
 def _now() -> dt.datetime:
     return dt.datetime.now().replace(microsecond=0)
-
-
-def result_frame(result: sa.CursorResult) -> pd.DataFrame:
-    """A query result as a DataFrame.
-
-    The rows are handed over as plain tuples: given SQLAlchemy's Row objects, pandas
-    probes each one for attributes and every miss raises inside SQLAlchemy, which costs
-    more than the query itself on large results.
-    """
-    return pd.DataFrame(list(map(tuple, result.fetchall())), columns=list(result.keys()))
-
-
-def _python_column(values: pd.Series, kind: sa.types.TypeEngine, dialect: str) -> list:
-    """One column as plain Python values for the driver, NA → None, with no per-row pandas."""
-    if isinstance(kind, sa.Boolean):
-        flags = values.astype(bool).to_numpy()
-        return flags.astype(int).tolist() if dialect == "sqlite" else flags.tolist()
-    if isinstance(kind, sa.Date):
-        days = pd.to_datetime(values)
-        if dialect == "sqlite":
-            # SQLAlchemy's SQLite Date is ISO text; write what it would read back.
-            return days.dt.strftime("%Y-%m-%d").to_numpy(dtype=object, na_value=None).tolist()
-        return [None if pd.isna(d) else d.date() for d in days]
-    if isinstance(kind, sa.Integer) and pd.api.types.is_float_dtype(values):
-        values = values.astype("Int64")
-    if isinstance(kind, sa.Integer | sa.Float):
-        # numpy → object turns each element into a Python int/float.
-        return values.to_numpy(dtype=object, na_value=None).tolist()
-    return values.astype(object).where(values.notna(), None).tolist()
-
-
-def _bulk_insert(conn: Connection, t: sa.Table, rows: pd.DataFrame) -> None:
-    """Insert a frame's rows in one driver call: COPY on PostgreSQL, executemany on SQLite.
-
-    SQLAlchemy's executemany builds a dict and processes parameters per row, which costs
-    more than the database's own work at hundreds of thousands of rows. The statement is
-    compiled from the table (names quoted by the dialect); values are always bound.
-    """
-    if rows.empty:
-        return
-    # The compiled INSERT lists columns in table order; bind them in that order too.
-    names = [c.name for c in t.columns if c.name in rows.columns]
-    dialect = conn.dialect.name
-    columns = [_python_column(rows[n], t.c[n].type, dialect) for n in names]
-    raw = conn.connection.driver_connection
-    if dialect == "postgresql":
-        from psycopg import sql
-
-        copy_sql = sql.SQL("COPY {} ({}) FROM STDIN").format(
-            sql.Identifier(t.name), sql.SQL(", ").join(map(sql.Identifier, names))
-        )
-        with raw.cursor() as cur, cur.copy(copy_sql) as copy:
-            for row in zip(*columns, strict=True):
-                copy.write_row(row)
-        return
-    insert = str(sa.insert(t).compile(dialect=conn.dialect, column_keys=names))
-    cursor = raw.cursor()
-    try:
-        cursor.executemany(insert, zip(*columns, strict=True))
-    finally:
-        cursor.close()
 
 
 def _values_equal(a: pd.Series, b: pd.Series) -> np.ndarray:
@@ -560,8 +501,7 @@ class Store:
             ).scalar_one()
             conn.execute(sa.insert(batch_files).values(batch_id=batch_id, content=content))
             for name, p in plans_.items():
-                months = self._apply(conn, DATASETS[name], frames[name], p, batch_id)
-                rollups.refresh(conn, name, months)
+                self._apply(conn, DATASETS[name], frames[name], p, batch_id)
             self._audit(
                 conn,
                 who,
@@ -571,37 +511,41 @@ class Store:
             self._bump_version(conn)
         return ImportOutcome(batch_id, changes, written=True)
 
-    def _scope(
-        self, ds: Dataset, frame: pd.DataFrame, t: sa.Table, replace: bool = False
-    ) -> sa.ColumnElement:
-        """The stored rows a file can touch: its periods (a cheap superset of its keys).
+    @staticmethod
+    def _scope_months(ds: Dataset, frame: pd.DataFrame, replace: bool) -> set[tuple[int, int]]:
+        """The (year, month)s a file can touch (indicator values: their quarter's last month).
 
         A file that replaces its quarters touches every month of them, also the months it
         has no rows for (their stored rows are the ones it removes).
         """
         if ds.name == "kpi_values":
             pairs = frame[["year", "quarter"]].drop_duplicates().to_numpy()
-            return period_in(t.c.year, t.c.quarter, pairs)
-        months = frame[["year", "month"]].drop_duplicates().to_numpy()
-        pairs = {(int(y), int(m)) for y, m in months}
+            return {(int(y), int(q) * 3) for y, q in pairs}
+        pairs = {(int(y), int(m)) for y, m in frame[["year", "month"]].drop_duplicates().to_numpy()}
         if replace:
             pairs = {(y, (m - 1) // 3 * 3 + i) for y, m in pairs for i in (1, 2, 3)}
-        return period_in(t.c.year, t.c.month, pairs)
+        return pairs
+
+    @staticmethod
+    def _scope(ds: Dataset, t: sa.Table, months: set[tuple[int, int]]) -> sa.ColumnElement:
+        """The stored rows of those months: a cheap superset of the rows a file can touch."""
+        if ds.name == "kpi_values":
+            return period_in(t.c.year, t.c.quarter, {(y, m // 3) for y, m in months})
+        return period_in(t.c.year, t.c.month, months)
 
     def _diff(self, conn: Connection, ds: Dataset, frame: pd.DataFrame, replace: bool) -> _Plan:
         t = ROW_TABLES[ds.name]
         value_cols = [f.name for f in ds.stored_fields if f.name not in ds.key]
         key = list(ds.key)
         if frame.empty:
-            return _Plan(Changes(), np.array([], dtype=int), pd.DataFrame())
+            return _Plan(Changes(), np.array([], dtype=int), pd.DataFrame(), pd.DataFrame(), set())
         # Current tombstones are read too: a removed key that comes back is new, and its
         # tombstone is superseded so that every key keeps exactly one current version.
         cols = [t.c.id, t.c.deleted, *(t.c[k] for k in key), *(t.c[v] for v in value_cols)]
-        if replace:
+        if ds.name == "visits":
             cols += [t.c.year, t.c.month]
-        result = conn.execute(
-            sa.select(*cols).where(t.c.current, self._scope(ds, frame, t, replace))
-        )
+        scope = self._scope_months(ds, frame, replace)
+        result = conn.execute(sa.select(*cols).where(t.c.current, self._scope(ds, t, scope)))
         old = result_frame(result)
         if ds.name == "visits":
             old["date"] = pd.to_datetime(old["date"])
@@ -645,12 +589,15 @@ class Store:
             gone = cand.merge(new[key], on=key, how="left", indicator=True)
             removed = gone[gone["_merge"].eq("left_only")].drop(columns="_merge")
             # Everything else in those quarters (the old versions) is superseded as well.
-        return _Plan(Changes(n_new, n_changed, n_unchanged, len(removed)), superseded, removed)
+        gone_ids = set(superseded.tolist()) | set(removed["id"].tolist() if len(removed) else [])
+        kept = old[~old["id"].isin(gone_ids) & ~old["deleted"].eq(True)]
+        changes = Changes(n_new, n_changed, n_unchanged, len(removed))
+        return _Plan(changes, superseded, removed, kept.drop(columns=["id", "deleted"]), scope)
 
     def _apply(
         self, conn: Connection, ds: Dataset, frame: pd.DataFrame, p: _Plan, batch_id: int
-    ) -> set[tuple[int, int]]:
-        """Write the batch's versions; the (year, month)s they belong to."""
+    ) -> None:
+        """Write the batch's versions, then bring the summaries of their months up to date."""
         t = ROW_TABLES[ds.name]
         ids = [int(i) for i in p.superseded]
         if len(p.removed):
@@ -674,9 +621,14 @@ class Store:
             tomb["current"] = True
             tomb["deleted"] = True
             rows = pd.concat([rows, tomb[rows.columns]], ignore_index=True)
-        _bulk_insert(conn, t, rows)
-        month = rows["quarter"] * 3 if ds.name == "kpi_values" else rows["month"]
-        return set(zip(rows["year"].astype(int), month.astype(int), strict=True))
+        bulk_insert(conn, t, rows)
+        # The current rows of the file's months are now what the store kept of them plus
+        # the file's own: the summaries of those months are computed from them in memory.
+        after = pd.concat([p.kept, rows[~rows["deleted"]]], ignore_index=True)
+        if ds.name == "kpi_values":
+            rows, after = (f.assign(month=f["quarter"] * 3) for f in (rows, after))
+        months = set(zip(rows["year"].astype(int), rows["month"].astype(int), strict=True))
+        rollups.refresh(conn, ds.name, months, after, p.scope, bulk_insert)
 
     # -- batches and undo --------------------------------------------------------------
 
@@ -773,8 +725,10 @@ class Store:
 @dataclass(frozen=True)
 class _Plan:
     changes: Changes
-    superseded: np.ndarray
-    removed: pd.DataFrame
+    superseded: np.ndarray  # ids of the versions the file replaces
+    removed: pd.DataFrame  # stored rows the file removes (visits replacing their quarters)
+    kept: pd.DataFrame  # stored current rows of the file's months that stay current
+    scope: set[tuple[int, int]]  # the file's (year, month)s: `kept` holds all of their rows
 
 
 def _chunks(seq: Sequence, size: int) -> Iterator[Sequence]:

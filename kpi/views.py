@@ -14,7 +14,8 @@ import sqlalchemy as sa
 
 from kpi import rollups
 from kpi.relations import load_relations, region_of
-from kpi.store import ROW_TABLES, Store, result_frame
+from kpi.schema import ROW_TABLES, result_frame
+from kpi.store import Store
 
 _LIVE = "current"
 

@@ -119,8 +119,14 @@ visa_row = st.tuples(
     st.one_of(st.none(), st.floats(0.5, 20, allow_nan=False).map(lambda x: round(x, 1))),
     st.sampled_from(("亞太", "北美", None)),
 )
+# A quarter's file: every row repeated in the quarter's three months, so the file covers
+# the quarter and the import computes the quarterly summary from memory.
+quarter_file = st.tuples(st.integers(1, 4), st.lists(visa_row, min_size=1, max_size=4)).map(
+    lambda qr: [((qr[0] - 1) * 3 + i, *row[1:]) for row in qr[1] for i in (1, 2, 3)]
+)
 operation = st.one_of(
     st.tuples(st.just("import"), st.lists(visa_row, min_size=1, max_size=8)),
+    st.tuples(st.just("import"), quarter_file),
     st.tuples(st.just("undo"), st.integers(0, 10)),
 )
 
@@ -166,3 +172,31 @@ def test_figures_from_summaries_equal_figures_from_the_rows(store, monkeypatch):
     pd.testing.assert_frame_equal(with_summaries, from_rows)
     visa_based = [i.id for i in catalog.indicators if i.formula.dataset == "visa"]
     assert with_summaries.loc[visa_based].notna().any(axis=None)
+
+
+def test_an_import_computes_the_summaries_of_the_periods_its_file_covers_in_memory(
+    store, monkeypatch
+):
+    computed: list[str] = []
+    original = rollups.Summary.compute
+
+    def spy(self, rows):
+        computed.append(self.table.name)
+        return original(self, rows)
+
+    monkeypatch.setattr(rollups.Summary, "compute", spy)
+    year = next(_years)
+    rows = [
+        (year, m, mission, region, kind, 10 + m, 7 + m, 3, None if m == 2 else 4.5)
+        for m in (4, 5, 6)
+        for mission, region in zip(MISSIONS, ("亞太", "北美", "亞太"), strict=True)
+        for kind in TYPES
+    ]
+    do_import(store, {"visa": visa(rows)})
+    assert set(computed) == {"summary_periods", "summary_visa_months", "summary_visa_missions"}
+    assert_summaries_match_rows(store)
+    # A file of one month does not cover its quarter: that summary is read from the rows.
+    computed.clear()
+    do_import(store, {"visa": visa([r[:5] + (99, 98, 1, 3.0) for r in rows if r[1] == 5])})
+    assert "summary_visa_missions" not in computed
+    assert_summaries_match_rows(store)

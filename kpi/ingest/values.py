@@ -127,18 +127,36 @@ class _Cells:
         return _broadcast(per_value, self.codes, self.index)
 
 
+_TYPE_OF = np.frompyfunc(type, 1, 1)
+_MISSING_TYPES = [type(None), type(pd.NaT), type(pd.NA)]
+_FLOAT_TYPES = [float, np.float64, np.float32]
+
+
 def _cells(s: pd.Series) -> _Cells:
     # Exact python types: calamine returns plain builtins, and bool must not count as int.
-    types = s.map(type)
-    missing = s.isna().to_numpy()  # None, NaN, NaT
-    codes, raw = _factorize(s.where(types.isin(_TEXT_TYPES)))
+    # A column holds a handful of types: factorize them once, then test each distinct type.
+    values = s.to_numpy(dtype=object)
+    type_codes, kinds = pd.factorize(_TYPE_OF(values)) if len(values) else ([], [])
+    type_codes = np.asarray(type_codes, dtype=np.intp)
+
+    def of_type(group: list[type]) -> np.ndarray:
+        hits = np.array([k in group for k in kinds], dtype=bool)
+        return hits[type_codes] if len(hits) else np.zeros(len(values), dtype=bool)
+
+    floats = of_type(_FLOAT_TYPES)
+    missing = of_type(_MISSING_TYPES)
+    if floats.any():
+        missing[floats] = np.isnan(values[floats].astype(float))
+    text = of_type(_TEXT_TYPES)
+    codes = np.full(len(values), -1, dtype=np.intp)
+    codes[text], raw = pd.factorize(values[text]) if text.any() else ([], [])
     texts = _texts([_fold_one(t) for t in raw])
     empty = (texts == "").to_numpy()
     blank_text = (codes >= 0) & empty[np.maximum(codes, 0)] if len(texts) else codes < -1
     codes = np.where(blank_text, -1, codes)
-    boolean = types.isin(_BOOL_TYPES).to_numpy()
-    number = types.isin(_NUMBER_TYPES).to_numpy() & ~missing
-    date = types.isin(_DATE_TYPES).to_numpy() & ~missing
+    boolean = of_type(_BOOL_TYPES)
+    number = of_type(_NUMBER_TYPES) & ~missing
+    date = of_type(_DATE_TYPES) & ~missing
     blank = blank_text | missing
     other = ~((codes >= 0) | number | boolean | date | blank)
     return _Cells(codes, texts, number, boolean, date, blank, other, s.index)
