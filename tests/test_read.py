@@ -248,8 +248,20 @@ def test_grid_bombs_are_refused_before_calamine(build: Callable[[], bytes]) -> N
         "<row r='1'><c r='A1'><v>1</v></c><c r='XFD1048576'><v>1</v></c></row>",
         '<row r="1048576"><c><v>1</v></c>' + "<c><v>1</v></c>" * 20 + "</row>",
         '<x:row r="1"><x:c r="A1"><v>1</v></x:c><x:c\tr="XFD1048576"><v>1</v></x:c></x:row>',
+        # Excel's own row attributes put colons on every row, none of them before a tag.
+        '<row r="1" spans="1:2" x14ac:dyDescent="0.25"><c r="A1"><v>1</v></c>'
+        '<c r="XFD1048576"><v>1</v></c></row>',
+        '<x:row r="1" spans="1:2" x14ac:dyDescent="0.25"><x:c r="A1"><v>1</v></x:c>'
+        '<x:c r="XFD1048576"><v>1</v></x:c></x:row>',
     ],
-    ids=["spaces-lowercase", "single-quotes", "no-addresses", "prefixed"],
+    ids=[
+        "spaces-lowercase",
+        "single-quotes",
+        "no-addresses",
+        "prefixed",
+        "excel-row-attributes",
+        "prefixed-excel-row-attributes",
+    ],
 )
 def test_grid_bombs_in_unusual_spellings(sheet_xml: str) -> None:
     refused(W.raw_xlsx(sheet_xml), "too_many_cells", Limits(max_cells=1_000_000))

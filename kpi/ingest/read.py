@@ -423,7 +423,9 @@ class _XlsxSheetScanner:
         # Tag names start after "<", or after "prefix:" (calamine ignores the prefix).
         lt = np.flatnonzero(a[:n] == ord("<"))
         starts = lt + 1
-        if b":" in region:
+        if _PREFIXED_NAME.search(region):
+            # Excel puts colons on every row (spans="1:8", x14ac:dyDescent): only a colon
+            # before c, row or f can start a tag name, and most regions have none.
             colons = np.flatnonzero(a[:n] == ord(":")) + 1
             starts = np.sort(np.concatenate([starts, colons]))
         first = a[starts]
@@ -496,6 +498,7 @@ class _XlsxSheetScanner:
                 self.scan.formulas.append((int(ref.group(2)) - 1, _col_index(ref.group(1))))
 
 
+_PREFIXED_NAME = re.compile(rb":(?:c|row|f)[ \t\r\n>/]")
 _ANY_REF = re.compile(rb"""[^>]*?\sr\s*=\s*["']([A-Za-z]*)(\d*)""")
 _REF_WIDTH = 11  # "XFD1048576" and a closing quote; longer addresses are capped anyway
 _PAD = _REF_WIDTH + 8
