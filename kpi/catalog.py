@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 import yaml
 
 from kpi.ingest.datasets import CHOICE, DATASETS, INT, MONEY, NUMBER, Field
-from kpi.paths import DATA_DIR
+from kpi.paths import DATA_DIR, read_yaml
 
 if TYPE_CHECKING:
     from kpi.plan import Plan
@@ -571,7 +571,7 @@ def catalog_from_dict(data: Any) -> Catalog:
 
 def _read(path: Path) -> Catalog:
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = read_yaml(path)
     except yaml.YAMLError as err:
         raise CatalogError(f"{path.name} 不是有效的 YAML：{err}") from err
     try:

@@ -18,7 +18,12 @@ from kpi.ingest.read import DEFAULT_LIMITS, Limits
 from kpi.ingest.report import ERROR, Problem
 from kpi.paths import SAMPLE_DIR
 from kpi.plan import Plan, load_bundled_plan, parse_plan
-from kpi.relations import is_known_country, load_program_aliases, normalize_country
+from kpi.relations import (
+    is_known_country,
+    load_program_aliases,
+    load_relations,
+    normalize_country,
+)
 from kpi.store import Changes, Store, StoreError
 
 SAMPLE_USER = "sample"
@@ -63,6 +68,7 @@ class Engine:
     def __init__(self, store: Store | None = None, catalog: Catalog | None = None) -> None:
         self.store = store or Store()
         self.catalog = catalog or load_catalog()
+        load_relations()  # reference data: read once at start-up, not by the first figure
         self._lock = threading.Lock()
         self._status_version: int | None = None
         self._status_cache: dict[tuple, figures.Status] = {}

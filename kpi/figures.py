@@ -160,8 +160,8 @@ def month_sums(
     for m in measures:
         for name in m.where:
             if name == "ally":
-                group["country"] = t.c.country
-                group["date"] = t.c.date
+                if "ally" not in group:
+                    group["ally"] = _ally(store, t, year)
             elif name == "reported":
                 continue
             else:
@@ -210,10 +210,38 @@ def month_sums(
     return frame
 
 
-def _select(frame: pd.DataFrame, m: Measure, ally: np.ndarray | None) -> pd.DataFrame:
+def _ally(store: Store, t: sa.Table, year: int) -> sa.ColumnElement:
+    """Whether the row's country was an ally on its date, decided in SQL.
+
+    The periods of relations.yaml become one condition, so the database groups visits
+    by ally status instead of returning one group per visit for Python to look up. Each
+    spelling the year's rows use is normalised here once, as the importer would.
+    """
+    with store.read() as conn:
+        q = sa.select(t.c.country).where(t.c.current, sa.not_(t.c.deleted), t.c.year == year)
+        names = [n for (n,) in conn.execute(q.distinct()) if isinstance(n, str)]
+    relations = load_relations()
+    spellings: dict[str, list[str]] = {}
+    for name in names:
+        spellings.setdefault(relations.countries.normalize(name), []).append(name)
+    periods = []
+    for p in relations.periods:
+        if p.country not in spellings:
+            continue
+        held = [t.c.country.in_(spellings[p.country])]
+        if p.since is not None:
+            held.append(t.c.date >= p.since)
+        if p.until is not None:
+            held.append(t.c.date < p.until)
+        periods.append(sa.and_(*held))
+    return sa.case((sa.or_(*periods), 1), else_=0) if periods else sa.literal(0)
+
+
+def _select(frame: pd.DataFrame, m: Measure) -> pd.DataFrame:
     mask = np.ones(len(frame), dtype=bool)
     for name, wanted in m.where.items():
         if name == "ally":
+            ally = frame["ally"].astype(bool).to_numpy()
             mask &= ally if wanted else ~ally
         elif name == "reported":
             mask &= frame[f"has__{wanted}"].astype(bool).to_numpy()
@@ -222,9 +250,9 @@ def _select(frame: pd.DataFrame, m: Measure, ally: np.ndarray | None) -> pd.Data
     return frame[mask]
 
 
-def _by_month(frame: pd.DataFrame, m: Measure, ally: np.ndarray | None) -> pd.Series:
+def _by_month(frame: pd.DataFrame, m: Measure) -> pd.Series:
     """Month → the measure's sum over that month's rows."""
-    part = _select(frame, m, ally)
+    part = _select(frame, m)
     return part.groupby("month")[_sum_label(m)].sum(min_count=1).reindex(range(1, 13))
 
 
@@ -253,7 +281,6 @@ def actuals(
     by_dataset: dict[str, list[Indicator]] = {}
     for ind in catalog.indicators:
         by_dataset.setdefault(ind.formula.dataset, []).append(ind)
-    relations = load_relations()
     for dataset, inds in by_dataset.items():
         if dataset == "kpi_values":
             reported = reported_values(store, year)
@@ -261,18 +288,13 @@ def actuals(
                 out[ind.id] = [reported.get((ind.id, q)) for q in QUARTERS]
             continue
         frame = month_sums(store, dataset, year, inds, programs)
-        ally = None
-        if "country" in frame and len(frame):
-            ally = np.asarray(
-                relations.ally_mask(frame["country"], pd.to_datetime(frame["date"])), dtype=bool
-            )
         months = set(int(m) for m in frame.loc[frame["n"] > 0, "month"]) if len(frame) else set()
         for ind in inds:
             f = ind.formula
             at_end = f.at == "quarter_end"
             values: list[float | None] = []
-            num = _by_month(frame, f.numerator, ally) if len(frame) else None
-            den = _by_month(frame, f.denominator, ally) if len(frame) and f.denominator else None
+            num = _by_month(frame, f.numerator) if len(frame) else None
+            den = _by_month(frame, f.denominator) if len(frame) and f.denominator else None
             for q in QUARTERS:
                 if num is None or not _has_data(months, q, at_end):
                     values.append(None)

@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from kpi.paths import DATA_DIR
+from kpi.paths import DATA_DIR, read_yaml
 
 COUNTRIES_PATH = DATA_DIR / "countries.yaml"
 RELATIONS_PATH = DATA_DIR / "relations.yaml"
@@ -149,7 +149,7 @@ def countries_from_dict(data: Any) -> Countries:
 
 def _read_yaml(path: Path) -> Any:
     try:
-        return yaml.safe_load(path.read_text(encoding="utf-8"))
+        return read_yaml(path)
     except yaml.YAMLError as err:
         raise ReferenceDataError(f"{path.name} 不是有效的 YAML：{err}") from err
 
