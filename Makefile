@@ -38,5 +38,11 @@ format: $(VENV)/.dev
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
+# The benchmark (bench/README.md), not part of `make test`: builds its data sets on first use
+# (several minutes), then measures; BENCH_ARGS=--quick for a short smoke run.
+bench: $(VENV)/.dev
+	bash scripts/test-setup.sh
+	$(BIN)/python -m bench $(BENCH_ARGS)
+
 clean-db:
 	rm -f data/kpi.sqlite3 data/kpi.sqlite3-wal data/kpi.sqlite3-shm

@@ -49,7 +49,9 @@ def write_xlsx(path: Path, sheet_name: str, rows: Iterable[Sequence[object]]) ->
     """One sheet of rows (str, int, float or None cells) as Excel would save it."""
     strings: dict[str, int] = {}
     letters = [_column(i) for i in range(64)]
-    parts = [f'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n<worksheet {_NS}><sheetData>']
+    parts = [
+        f'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n<worksheet {_NS}><sheetData>'
+    ]
     width = height = 0
     for r, row in enumerate(rows, start=1):
         cells = []
@@ -67,7 +69,9 @@ def write_xlsx(path: Path, sheet_name: str, rows: Iterable[Sequence[object]]) ->
         height = r
     parts.append("</sheetData></worksheet>")
     sheet = "".join(parts).replace(
-        "<sheetData>", f'<dimension ref="A1:{letters[max(width, 1) - 1]}{max(height, 1)}"/><sheetData>', 1
+        "<sheetData>",
+        f'<dimension ref="A1:{letters[max(width, 1) - 1]}{max(height, 1)}"/><sheetData>',
+        1,
     )
     shared = "".join(f"<si><t>{escape(s)}</t></si>" for s in strings)
     shared_xml = (
