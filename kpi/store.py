@@ -463,6 +463,7 @@ class Store:
         called inside the transaction with (conn, frames) before writing and may raise
         StoreError (closed quarters use it).
         """
+        frames = {name: _with_period(name, frame) for name, frame in frames.items()}
         engine = self.engine if dry_run else self.engine.execution_options(sqlite_begin="IMMEDIATE")
         with engine.begin() as conn:
             if not dry_run and conn.dialect.name == "postgresql":
@@ -729,6 +730,14 @@ class _Plan:
     removed: pd.DataFrame  # stored rows the file removes (visits replacing their quarters)
     kept: pd.DataFrame  # stored current rows of the file's months that stay current
     scope: set[tuple[int, int]]  # the file's (year, month)s: `kept` holds all of their rows
+
+
+def _with_period(dataset: str, frame: pd.DataFrame) -> pd.DataFrame:
+    """Visits are keyed by date; their ROC year and month are derived from it, always."""
+    if dataset != "visits" or frame.empty:
+        return frame
+    dates = pd.to_datetime(frame["date"])
+    return frame.assign(year=dates.dt.year - 1911, month=dates.dt.month)
 
 
 def _chunks(seq: Sequence, size: int) -> Iterator[Sequence]:

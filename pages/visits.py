@@ -65,6 +65,10 @@ PAGE_STRINGS: dict[str, tuple[str, str]] = {
     "search": ("搜尋團名或國家", "Search delegation or country"),
     "search_placeholder": ("例如：巴拉圭、議員", "e.g. Paraguay, parliament"),
     "matches": ("符合 {n} 筆，共 {total} 筆。", "{n} of {total} visits match."),
+    "capped": (
+        "顯示前 {n} 筆（依日期）；輸入關鍵字可縮小範圍，完整清單請下載。",
+        "Showing the first {n} by date; search to narrow them down, or download the full list.",
+    ),
     "col_date": ("日期", "Date"),
     "col_quarter": ("季別", "Quarter"),
     "col_type": ("類型", "Type"),
@@ -80,6 +84,35 @@ PAGE_STRINGS: dict[str, tuple[str, str]] = {
 }
 COUNTRIES_SHOWN = 20
 INDICATORS = ("K1.1", "K2.1", "K3.1")  # the indicators computed from visits
+TABLE_ROWS_SHOWN = 1000  # on screen; the downloads hold every visit
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def visit_tables(store_version: int, year: int, quarter: int) -> dict[str, pd.DataFrame]:
+    """The year's visits up to the quarter, their counts, and a search text per visit."""
+    visits = view("visits", year)
+    visits = visits[visits["quarter"] <= quarter]
+    counts = {
+        name: views.visit_counts(visits, by)
+        for name, by in {
+            "type": ["type"],
+            "quarter": ["quarter", "type"],
+            "ally": ["type", "ally"],
+            "country": ["country", "type"],
+            "level": ["level", "type"],
+        }.items()
+    }
+    # Searched in either language: the delegation, and the country as stored and in English.
+    english = visits["country"].map({c: fmt_country(c, EN) for c in visits["country"].unique()})
+    search = (
+        visits["delegation"].fillna("").astype(str)
+        + "\n"
+        + visits["country"].astype(str)
+        + "\n"
+        + english.astype(str)
+    ).str.casefold()
+    return {"visits": visits, "search": search, **counts}
+
 
 t = translator(PAGE_STRINGS)
 f = current_filters()
@@ -114,8 +147,8 @@ st.title(t("title"))
 if f.programs:
     st.caption(t("not_by_program"))
 
-visits = view("visits", f.year)
-visits = visits[visits["quarter"] <= f.quarter]
+tables = visit_tables(version(), f.year, f.quarter)
+visits = tables["visits"]
 if visits.empty:
     st.info(t("no_data", period=t.quarter(f.year, f.quarter)))
     st.page_link("pages/upload.py", label=t("go_upload"), icon=":material/upload_file:")
@@ -125,7 +158,7 @@ st.caption(t("period", first=t.quarter(f.year, 1), last=t.quarter(f.year, f.quar
 
 # -- headline figures -----------------------------------------------------------------------------
 
-by_type = views.visit_counts(visits, ["type"]).set_index("type")["visits"]
+by_type = tables["type"].set_index("type")["visits"]
 cols = st.columns(4)
 for col, kind in zip(cols, VISIT_TYPES, strict=False):
     col.metric(category(kind), fmt_number(by_type.get(kind, 0)))
@@ -146,8 +179,7 @@ for col, kpi_id in zip(cols, INDICATORS, strict=True):
 
 # -- by quarter and type --------------------------------------------------------------------------
 
-quarterly = views.visit_counts(visits, ["quarter", "type"])
-quarterly = quarterly.sort_values(
+quarterly = tables["quarter"].sort_values(
     ["quarter", "type"], key=lambda s: order(s, VISIT_TYPES) if s.name == "type" else s
 )
 quarterly = quarterly.assign(
@@ -173,8 +205,7 @@ downloads(
 
 # -- allies and non-allies ------------------------------------------------------------------------------
 
-allies = views.visit_counts(visits, ["type", "ally"])
-allies = allies.sort_values(
+allies = tables["ally"].sort_values(
     ["ally", "type"],
     ascending=[False, True],
     key=lambda s: order(s, VISIT_TYPES) if s.name == "type" else s,
@@ -200,7 +231,7 @@ downloads(
 
 # -- by country and by level ----------------------------------------------------------------------------
 
-by_country = views.visit_counts(visits, ["country", "type"])
+by_country = tables["country"]
 totals = by_country.groupby("country")["visits"].sum().sort_values(ascending=False, kind="stable")
 top = list(totals.index[:COUNTRIES_SHOWN])
 shown_countries = by_country[by_country["country"].isin(top)].sort_values(
@@ -224,7 +255,7 @@ fig.update_yaxes(
 )
 st.plotly_chart(fig, key="visits_by_country")
 downloads(
-    pd.DataFrame(
+    lambda: pd.DataFrame(
         {
             t("col_country"): by_country["country"].map(country_label),
             t("col_type"): by_country["type"].map(category),
@@ -235,8 +266,7 @@ downloads(
     "dl_country",
 )
 
-by_level = views.visit_counts(visits, ["level", "type"])
-by_level = by_level.sort_values(
+by_level = tables["level"].sort_values(
     ["level", "type"], key=lambda s: order(s, LEVELS if s.name == "level" else VISIT_TYPES)
 )
 levels = list(dict.fromkeys(by_level["level"]))
@@ -274,31 +304,39 @@ st.subheader(t("table_head"))
 query = st.text_input(t("search"), key="visits_search", placeholder=t("search_placeholder")).strip()
 rows = visits
 if query:
-    needle = query.casefold()
-    haystack = (
-        visits["delegation"].fillna("").astype(str)
-        + "\n"
-        + visits["country"].astype(str)
-        + "\n"
-        + visits["country"].map(lambda c: fmt_country(c, EN))
-    ).str.casefold()
-    rows = visits[haystack.str.contains(needle, regex=False)]
+    rows = visits[tables["search"].str.contains(query.casefold(), regex=False).to_numpy()]
     st.caption(t("matches", n=fmt_number(len(rows)), total=fmt_number(len(visits))))
-shown = pd.DataFrame(
-    {
-        t("col_date"): rows["date"].map(lambda d: fmt_date(d, f.lang)),
-        t("col_type"): rows["type"].map(category),
-        t("col_country"): rows["country"].map(country_label),
-        t("col_ally"): rows["ally"].astype(bool),
-        t("col_level"): rows["level"].map(category),
-        t("col_delegation"): rows["delegation"],
-        t("col_participants"): rows["participants"],
-        t("col_program"): rows["program"],
-    }
-)
+if len(rows) > TABLE_ROWS_SHOWN:
+    st.caption(t("capped", n=fmt_number(TABLE_ROWS_SHOWN)))
+
+
+def table(rows: pd.DataFrame) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            t("col_date"): rows["date"].map(lambda d: fmt_date(d, f.lang)),
+            t("col_type"): rows["type"].map(category),
+            t("col_country"): rows["country"].map(country_label),
+            t("col_ally"): rows["ally"].astype(bool),
+            t("col_level"): rows["level"].map(category),
+            t("col_delegation"): rows["delegation"],
+            t("col_participants"): rows["participants"],
+            t("col_program"): rows["program"],
+        }
+    )
+
+
+def download_table() -> pd.DataFrame:
+    return table(rows).assign(
+        **{
+            t("col_ally"): rows["ally"].map(ally_label).to_numpy(),
+            t("col_region"): rows["region"].map(region_label).to_numpy(),
+        }
+    )
+
+
 # Widths that fit a 1366 px screen without a horizontal scroll bar; the delegation takes the rest.
 st.dataframe(
-    shown,
+    table(rows.head(TABLE_ROWS_SHOWN)),
     hide_index=True,
     placeholder="—",
     column_config={
@@ -313,13 +351,4 @@ st.dataframe(
     },
     key="visits_table",
 )
-downloads(
-    shown.assign(
-        **{
-            t("col_ally"): rows["ally"].map(ally_label).to_numpy(),
-            t("col_region"): rows["region"].map(region_label).to_numpy(),
-        }
-    ),
-    f"visits_{f.year}_Q{f.quarter}",
-    "dl_table",
-)
+downloads(download_table, f"visits_{f.year}_Q{f.quarter}", "dl_table")

@@ -107,3 +107,20 @@ def test_empty_store(tmp_path_factory):
         at = show()
     assert any("尚無訪問交流資料" in i.value for i in at.info)
     assert not at.metric and not at.dataframe
+
+
+def test_a_long_list_shows_its_first_rows_and_search_narrows_it(tmp_path_factory):
+    from kpi import sample
+
+    frame = sample.visits_frame(n=1500)  # the store derives year and month from the date
+    with app_store(store_url(tmp_path_factory, sample=False)) as engine:
+        engine.store.import_frames({"visits": frame}, file_name="v.xlsx", content=b"v")
+        at = show(quarter=4)
+        assert len(at.dataframe[-1].value) == 1000
+        assert any("顯示前 1,000 筆" in c.value for c in at.caption)
+        country = frame["country"].value_counts().index[-1]
+        at.text_input(key="visits_search").input(country).run()
+        shown = at.dataframe[-1].value
+        want = frame[frame["country"] == country]
+        assert len(shown) >= len(want) and len(shown) < 1000
+        assert not any("顯示前" in c.value for c in at.caption)
