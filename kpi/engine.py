@@ -244,8 +244,12 @@ class Engine:
         return [self.import_path(p, who=SAMPLE_USER) for p in self.sample_files()]
 
     def first_run(self) -> list[ImportResult]:
-        """Load the sample year on a store's very first start, never again after a removal."""
-        if self.store.claim_meta("initialised", "sample"):
+        """Load the sample year on a store's very first start, never again after a removal.
+
+        A store that already holds imports when the dashboard first starts on it (filled
+        through the CLI, or copied from another server) is someone's data: no sample.
+        """
+        if self.store.claim_meta("initialised", "sample") and not self.store.batches():
             return self.load_sample()
         return []
 

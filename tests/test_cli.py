@@ -419,6 +419,21 @@ def test_demo_loads_the_sample_year_and_removes_only_it(tmp_path, cli_json, db):
     assert rows[["year", "month", "issued"]].values.tolist() == [[108, 1, 1150], [109, 1, 9]]
 
 
+def test_first_run_leaves_a_store_that_already_holds_imports_alone(tmp_path, cli_json):
+    own = cli_json("import", write_xlsx(tmp_path / "visa.xlsx", {"簽證": VISA[:2]}))
+    assert cli_json("demo", "--first-run") == (0, {"files": []})
+    batches = cli_json("batches")[1]["batches"]
+    assert [b["batch"] for b in batches] == [own[1]["files"][0]["batch"]]
+    assert cli_json("demo", "--first-run") == (0, {"files": []})
+
+
+def test_first_run_loads_the_sample_into_an_empty_store_once(cli_json):
+    code, doc = cli_json("demo", "--first-run")
+    assert code == 0 and len(doc["files"]) == 10
+    assert cli_json("demo", "--remove")[0] == 0
+    assert cli_json("demo", "--first-run") == (0, {"files": []})
+
+
 # -- usage errors ----------------------------------------------------------------------------------
 
 
