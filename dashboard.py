@@ -7,7 +7,16 @@ import logging
 import streamlit as st
 from streamlit.runtime.pages_manager import PagesManager
 
-from pages.common import ENTRY_FLAG, engine, page_title, sidebar, translator
+from kpi.i18n import ZH
+from pages.common import (
+    ENTRY_FLAG,
+    current_user,
+    engine,
+    login_form,
+    page_title,
+    sidebar,
+    translator,
+)
 
 st.set_page_config(page_title="施政績效儀表板", page_icon="📊", layout="wide")
 
@@ -28,17 +37,22 @@ PAGES = [
 legacy_mode = bool(PagesManager.uses_pages_directory)
 eng = engine()
 st.session_state[ENTRY_FLAG] = True
-filters = sidebar(eng)
+# With a users file configured (KPI_USERS_FILE), nothing but the login form shows until
+# someone logs in: no sidebar, no menu, no page.
+user = current_user()
+lang = sidebar(eng).lang if user is not None else st.session_state.get("lang", ZH)
 nav = st.navigation(
     [
-        st.Page(
-            path, title=page_title(key, filters.lang), icon=icon, url_path=key, default=(i == 0)
-        )
+        st.Page(path, title=page_title(key, lang), icon=icon, url_path=key, default=(i == 0))
         for i, (path, key, icon) in enumerate(PAGES)
-    ]
+    ],
+    position="sidebar" if user is not None else "hidden",
 )
 if legacy_mode:
     st.rerun()  # st.navigation has now switched Streamlit to it; draw the page afresh
+if user is None:
+    login_form(lang)
+    st.stop()
 try:
     nav.run()
 except Exception:  # a page's bug must never show a user a traceback

@@ -108,6 +108,31 @@ def _parser() -> argparse.ArgumentParser:
     tpl.add_argument("dataset", choices=sorted(DATASETS))
     tpl.add_argument("-o", "--output", type=Path, required=True)
 
+    user = sub.add_parser("user", help="manage the users file (login and roles)")
+    usub = user.add_subparsers(dest="user_command", required=True, parser_class=_Parser)
+    users_common = argparse.ArgumentParser(add_help=False, parents=[common])
+    users_common.add_argument(
+        "--users-file", type=Path, help="the users file (else KPI_USERS_FILE)"
+    )
+    ua = usub.add_parser("add", parents=[users_common], help="add a user")
+    ua.add_argument("name")
+    ua.add_argument("--role", required=True, choices=["viewer", "uploader", "admin"])
+    ua.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
+    ur = usub.add_parser("role", parents=[users_common], help="change a user's role")
+    ur.add_argument("name")
+    ur.add_argument("role", choices=["viewer", "uploader", "admin"])
+    up = usub.add_parser("password", parents=[users_common], help="set a user's password")
+    up.add_argument("name")
+    up.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
+    urm = usub.add_parser("remove", parents=[users_common], help="remove a user")
+    urm.add_argument("name")
+    usub.add_parser("list", parents=[users_common], help="list users and roles")
+
+    cp = sub.add_parser("copy", parents=[common], help="copy a whole store to an empty database")
+    cp.add_argument("--from", dest="source", required=True, metavar="URL", help="the store to copy")
+    cp.add_argument("--to", dest="target", required=True, metavar="URL", help="an empty database")
+    cp.add_argument("--who", default="local", help="who the audit entry names")
+
     demo = sub.add_parser("demo", parents=[common], help="load or remove the bundled sample year")
     demo.add_argument("--remove", action="store_true")
     demo.add_argument(
@@ -160,6 +185,8 @@ def _run(args, as_json: bool, lang: str) -> int:
     cmd = args.command
     if cmd == "plan":
         return _plan(args, as_json, lang)
+    if cmd == "copy":
+        return _copy(args, as_json, lang)
     if cmd == "template":
         from kpi.templates import write_template
 
@@ -170,6 +197,8 @@ def _run(args, as_json: bool, lang: str) -> int:
             f"已寫出範本 {args.output}",
         )
         return EXIT_OK
+    if cmd == "user":
+        return _user(args, as_json, lang)
     engine = _engine(args)
     if cmd == "import":
         return _import(engine, args, as_json, lang)
@@ -214,6 +243,24 @@ def _run(args, as_json: bool, lang: str) -> int:
         )
         return EXIT_REFUSED if refused else EXIT_OK
     raise UsageError(f"unknown command {cmd}")  # pragma: no cover - argparse guards this
+
+
+def _copy(args, as_json: bool, lang: str) -> int:
+    from kpi.copy import CopyError, copy_store
+
+    try:
+        result = copy_store(args.source, args.target, who=args.who)
+    except CopyError as exc:
+        _fail(exc.message_en if lang == "en" else exc.message_zh, as_json)
+        return EXIT_REFUSED
+    rows = sum(result.tables.values())
+    _emit(
+        result.as_json(),
+        as_json,
+        f"已複製 {result.source} → {result.target}：{len(result.tables)} 個資料表，"
+        f"共 {rows:,} 列，核對相符。",
+    )
+    return EXIT_OK
 
 
 def _import(engine, args, as_json: bool, lang: str) -> int:
@@ -340,3 +387,55 @@ def _plan_text(plan) -> str:
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())
+
+
+def _password(args) -> str:
+    """The new password: the first line of stdin, or typed twice at a prompt."""
+    import getpass
+
+    if args.password_stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    if not sys.stdin.isatty():
+        raise UsageError("no terminal to ask for the password: use --password-stdin")
+    first = getpass.getpass("密碼 Password: ")
+    if getpass.getpass("再輸入一次 Again: ") != first:
+        raise UsageError("the two passwords differ")
+    return first
+
+
+def _user(args, as_json: bool, lang: str) -> int:
+    """user add|role|password|remove|list: the users file; every change is audited."""
+    import getpass
+
+    from kpi.auth import AuthError, Role, UsersFile, users_file_path
+    from kpi.store import Store
+
+    path = args.users_file or users_file_path()
+    if path is None:
+        raise UsageError("no users file: give --users-file or set KPI_USERS_FILE")
+    users = UsersFile(path)
+    cmd = args.user_command
+    try:
+        if cmd == "list":
+            rows = [{"name": a.name, "role": a.role.key} for a in users.accounts().values()]
+            lines = [f"{r['name']:<24} {r['role']}" for r in rows]
+            _emit({"users": rows}, as_json, "\n".join(lines) or "（尚無使用者）")
+            return EXIT_OK
+        detail: dict = {"user": args.name}
+        if cmd == "add":
+            users.add(args.name, Role.parse(args.role), _password(args))
+            detail["role"] = args.role
+        elif cmd == "role":
+            detail["old_role"] = users.set_role(args.name, Role.parse(args.role)).key
+            detail["role"] = args.role
+        elif cmd == "password":
+            users.set_password(args.name, _password(args))
+        elif cmd == "remove":
+            users.remove(args.name)
+    except AuthError as exc:
+        _fail(exc.message_en if lang == "en" else exc.message_zh, as_json)
+        return EXIT_REFUSED
+    store = Store(getattr(args, "db", None))
+    store.record(getpass.getuser(), f"user_{cmd}", {**detail, "file": str(path)})
+    _emit({**detail, "action": cmd}, as_json, f"使用者 {args.name}：{cmd} 完成")
+    return EXIT_OK

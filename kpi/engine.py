@@ -6,12 +6,14 @@ plan's year, which one checks a file's size, or how a dry run differs from an im
 
 from __future__ import annotations
 
+import copy
 import functools
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from kpi import figures
+from kpi.auth import LOCAL, PermissionDenied, Role, User, require
 from kpi.catalog import Catalog, find_indicator, load_catalog
 from kpi.ingest import Context, FileReport, analyze
 from kpi.ingest.read import DEFAULT_LIMITS, Limits
@@ -65,13 +67,22 @@ class ImportResult:
 class Engine:
     """The dashboard's domain operations over one store."""
 
-    def __init__(self, store: Store | None = None, catalog: Catalog | None = None) -> None:
+    def __init__(
+        self, store: Store | None = None, catalog: Catalog | None = None, user: User = LOCAL
+    ) -> None:
         self.store = store or Store()
         self.catalog = catalog or load_catalog()
+        self.user = user  # who acts: every write checks this user's role (kpi.auth)
         load_relations()  # reference data: read once at start-up, not by the first figure
         self._lock = threading.Lock()
         self._status_version: int | None = None
         self._status_cache: dict[tuple, figures.Status] = {}
+
+    def as_user(self, user: User) -> Engine:
+        """The same engine (store, catalogue, caches) acting as another user."""
+        other = copy.copy(self)
+        other.user = user
+        return other
 
     # -- plan --------------------------------------------------------------------------
 
@@ -87,9 +98,10 @@ class Engine:
             return load_bundled_plan()
         return _parse_cached(found[2], found[1])
 
-    def load_plan(self, text: str, who: str = "local", agency: str = "") -> Plan:
+    def load_plan(self, text: str, agency: str = "", who: str | None = None) -> Plan:
+        require(self.user, Role.ADMIN, "載入施政計畫", "load a plan")
         plan = parse_plan(text, agency=agency)
-        self.store.save_plan(plan.year, plan.agency, text, who=who)
+        self.store.save_plan(plan.year, plan.agency, text, who=who or self.user.name)
         return plan
 
     def years(self) -> list[int]:
@@ -128,11 +140,13 @@ class Engine:
         quarter: int | None = None,
         replace: bool = False,
         dry_run: bool = False,
-        who: str = "local",
+        who: str | None = None,
         limits: Limits = DEFAULT_LIMITS,
         context: Context | None = None,
     ) -> ImportResult:
         """Validate a file and, unless refused or a dry run, store it as one batch."""
+        if not dry_run:
+            require(self.user, Role.UPLOADER, "匯入資料", "import files")
         report = analyze(content, filename, context or self.context(year, quarter), limits)
         if not report.ok:
             return ImportResult(report, "refused")
@@ -151,7 +165,7 @@ class Engine:
                 frames,
                 file_name=filename,
                 content=content,
-                who=who,
+                who=who or self.user.name,
                 replace_quarters=replace,
                 dry_run=dry_run,
                 summary=summary,
@@ -197,8 +211,22 @@ class Engine:
             )
         return self.import_bytes(path.read_bytes(), path.name, limits=limits, **kwargs)
 
-    def undo(self, batch_id: int, who: str = "local") -> dict[str, int]:
-        return self.store.undo(batch_id, who=who)
+    def undo(self, batch_id: int) -> dict[str, int]:
+        """Undo a batch: uploaders their own, administrators any."""
+        require(self.user, Role.UPLOADER, "復原批次", "undo batches")
+        if not self.user.may(Role.ADMIN):
+            batch = self.store.batch(batch_id)
+            if batch is not None and batch.who != self.user.name:
+                raise PermissionDenied(
+                    f"批次 {batch_id} 是「{batch.who}」上傳的；只有管理者能復原別人的批次。",
+                    f"Batch {batch_id} was uploaded by '{batch.who}'; only an administrator can undo another user's batch.",
+                )
+        return self.store.undo(batch_id, who=self.user.name)
+
+    def original_file(self, batch_id: int) -> tuple[str, bytes] | None:
+        """A batch's original file, as uploaded (uploaders and administrators)."""
+        require(self.user, Role.UPLOADER, "下載原始檔", "download original files")
+        return self.store.batch_file(batch_id)
 
     # -- figures -------------------------------------------------------------------------
 
@@ -235,7 +263,8 @@ class Engine:
         return any(b.who == SAMPLE_USER and b.status == "active" for b in self.store.batches())
 
     def load_sample(self) -> list[ImportResult]:
-        """Load the bundled plan and the sample workbooks (once)."""
+        """Load the bundled plan and the sample workbooks (once; administrators)."""
+        require(self.user, Role.ADMIN, "載入示範資料", "load the sample year")
         if self.has_sample():
             return []
         bundled = load_bundled_plan()
@@ -254,7 +283,8 @@ class Engine:
         return []
 
     def remove_sample(self) -> int:
-        """Undo and delete every sample batch; the user's own batches stay."""
+        """Undo and delete every sample batch; the user's own batches stay (administrators)."""
+        require(self.user, Role.ADMIN, "移除示範資料", "remove the sample year")
         ids = [b.id for b in self.store.batches() if b.who == SAMPLE_USER]
         for b in self.store.batches():
             if b.who == SAMPLE_USER and b.status == "active":
@@ -265,15 +295,16 @@ class Engine:
     # -- targets and plan files (the plan page) ------------------------------------------------
 
     def set_target(
-        self, kpi: str, year: int, quarter: int, value: float, reason: str, who: str = "local"
+        self, kpi: str, year: int, quarter: int, value: float, reason: str
     ) -> float | None:
-        """Revise one cumulative target (audited); returns the target it replaces.
+        """Revise one cumulative target (administrators; audited); returns the target it replaces.
 
         Refusals raise StoreError with a zh-TW and an English sentence: an unknown indicator,
         a quarter outside 1–4, no reason, a value that is not a positive number (a ratio
         above 1), the same value again, or cumulative targets that would fall from one
         quarter to the next.
         """
+        require(self.user, Role.ADMIN, "修正目標值", "revise targets")
         import math
 
         from kpi.catalog import ADDITIVE
@@ -324,7 +355,7 @@ class Engine:
                         f"below Q{q - 1} ({before:g}). Adjust the other quarters first.",
                     )
         self.store.set_target(
-            ind.id, year, quarter, value, old=old, reason=str(reason).strip(), who=who
+            ind.id, year, quarter, value, old=old, reason=str(reason).strip(), who=self.user.name
         )
         return old
 

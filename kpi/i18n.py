@@ -26,6 +26,17 @@ COMMON: dict[str, tuple[str, str]] = {
     "programs": ("工作計畫", "Work programs"),
     "all_programs": ("全部工作計畫", "All work programs"),
     "language": ("語言", "Language"),
+    "login_title": ("施政績效儀表板", "Performance dashboard"),
+    "login_help": (
+        "請以系統管理者提供的帳號登入。",
+        "Log in with the account your administrator gave you.",
+    ),
+    "login_name": ("帳號", "Account"),
+    "login_password": ("密碼", "Password"),
+    "login_submit": ("登入", "Log in"),
+    "login_failed": ("帳號或密碼不正確。", "Wrong account or password."),
+    "logged_in": ("已登入：{name}（{role}）", "Logged in as {name} ({role})"),
+    "logout": ("登出", "Log out"),
     "local_mode": (
         "本機單人模式：不需登入，所有操作以「local」記錄。",
         "Local single-user mode: no login; every action is recorded as 'local'.",

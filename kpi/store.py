@@ -289,6 +289,11 @@ class Store:
             )
         )
 
+    def record(self, who: str, action: str, detail: dict) -> None:
+        """An audit entry for a change made outside the database (a user added, say)."""
+        with self._write() as conn:
+            self._audit(conn, who, action, detail)
+
     def audit_log(self, limit: int = 500) -> pd.DataFrame:
         """The newest audit entries, newest first."""
         with self.read() as conn:

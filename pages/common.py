@@ -17,6 +17,7 @@ import pandas as pd
 import streamlit as st
 
 from kpi import views
+from kpi.auth import LOCAL, ROLE_NAMES, AuthError, Role, User, UsersFile, users_file_path
 from kpi.engine import Engine
 from kpi.exports import to_csv_bytes, to_xlsx_bytes
 from kpi.i18n import EN, LANG_NAMES, LANGS, PAGE_TITLES, ZH, Translator, fmt_quarter_short, fmt_year
@@ -40,6 +41,85 @@ class Filters:
     quarter: int
     programs: tuple[str, ...]
     lang: str
+
+
+# -- who is using the dashboard -------------------------------------------------------------
+
+_USER_KEY = "_user_name"
+
+
+def current_user() -> User | None:
+    """The user this session acts as; None when login is required and nobody is logged in.
+
+    In local single-user mode (no users file) everyone is the administrator "local".
+    With a users file the role is read from the file on every run, so a role change takes
+    effect at once and a removed user is logged out.
+    """
+    path = users_file_path()
+    if path is None:
+        return LOCAL
+    name = st.session_state.get(_USER_KEY)
+    if not name:
+        return None
+    try:
+        account = UsersFile(path).accounts().get(name)
+    except AuthError:
+        log.exception("the users file %s cannot be read", path)
+        account = None  # the login form shows the file's problem to whoever tries next
+    if account is None:
+        st.session_state.pop(_USER_KEY, None)
+        return None
+    return User(account.name, account.role)
+
+
+def acting_engine() -> Engine:
+    """The engine acting as this session's user: every write checks the user's role."""
+    user = current_user()
+    if user is None:  # dashboard.py stops before any page runs without a login
+        st.stop()
+    return engine().as_user(user)
+
+
+def may(role: Role) -> bool:
+    user = current_user()
+    return user is not None and user.may(role)
+
+
+def login_form(lang: str) -> None:
+    """The login screen (users-file mode): nothing else of the dashboard shows before it."""
+    t = Translator(lang)
+    st.title(t("login_title"))
+    st.caption(t("login_help"))
+    with st.form("login", enter_to_submit=True):
+        name = st.text_input(t("login_name"), key="login_name")
+        password = st.text_input(t("login_password"), type="password", key="login_password")
+        submitted = st.form_submit_button(t("login_submit"), type="primary")
+    if submitted:
+        try:
+            user = UsersFile(users_file_path()).verify(name, password)
+        except AuthError as err:
+            st.error(err.message_en if lang == EN else err.message_zh)
+            return
+        if user is None:
+            log.warning("failed login for %r", name)
+            st.error(t("login_failed"))
+            return
+        st.session_state[_USER_KEY] = user.name
+        st.session_state.pop("login_password", None)
+        st.rerun()
+
+
+def user_box(t: Translator) -> None:
+    """The sidebar's line on who is logged in (or that no login is needed)."""
+    user = current_user()
+    if users_file_path() is None or user is None:
+        st.caption(t("local_mode"))
+        return
+    zh, en = ROLE_NAMES[user.role]
+    st.caption(t("logged_in", name=user.name, role=t.pick(zh, en)))
+    if st.button(t("logout"), key="logout", icon=":material/logout:"):
+        st.session_state.pop(_USER_KEY, None)
+        st.rerun()
 
 
 # -- cached reads (keyed on the store's version) ---------------------------------------------
@@ -148,11 +228,11 @@ def sidebar(eng: Engine) -> Filters:
         programs = list(eng.plan(st.session_state.year).program_names)
         state.programs = [p for p in state.programs if p in programs]
         st.multiselect(t("programs"), programs, key="programs", placeholder=t("all_programs"))
-        st.caption(t("local_mode"))
+        user_box(t)
         if eng.has_sample():
             st.info(t("sample_notice"))
-            if st.button(t("remove_sample"), key="remove_sample"):
-                eng.remove_sample()
+            if may(Role.ADMIN) and st.button(t("remove_sample"), key="remove_sample"):
+                acting_engine().remove_sample()
                 st.cache_data.clear()
                 st.toast(t("sample_removed"))
                 st.rerun()

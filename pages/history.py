@@ -13,12 +13,21 @@ import logging
 import pandas as pd
 import streamlit as st
 
+from kpi.auth import Role
 from kpi.i18n import fmt_datetime, fmt_months, fmt_quarters
 from kpi.ingest.datasets import DATASETS
 from kpi.store import BatchInfo, StoreError
-from pages.common import downloads, engine, md_escape, translator
+from pages.common import acting_engine, current_user, downloads, may, md_escape, translator
 
 PAGE_STRINGS: dict[str, tuple[str, str]] = {
+    "viewer_no_original": (
+        "原始檔只提供給上傳者與管理者下載。",
+        "Original files are for uploaders and administrators.",
+    ),
+    "not_yours": (
+        "這個批次由 {who} 上傳；只有管理者或上傳者本人能復原。",
+        "{who} uploaded this batch; only they or an administrator can undo it.",
+    ),
     "title": ("上傳紀錄", "Upload history"),
     "intro": (
         "每次匯入都是一個批次，原始檔案會保留。復原批次會讓資料回到該批次匯入前的狀態。",
@@ -88,6 +97,11 @@ PAGE_STRINGS: dict[str, tuple[str, str]] = {
     "action_plan_load": ("載入施政計畫", "Load plan"),
     "action_plan_remove": ("移除施政計畫", "Remove plan"),
     "action_target_set": ("修訂目標值", "Revise target"),
+    "action_user_add": ("新增使用者", "Add user"),
+    "action_user_role": ("變更使用者角色", "Change user role"),
+    "action_user_password": ("變更使用者密碼", "Change user password"),
+    "action_user_remove": ("移除使用者", "Remove user"),
+    "action_copy": ("複製資料庫", "Copy store"),
 }
 
 _CONFIRM = "history_confirm"  # session state: the batch id awaiting confirmation
@@ -95,7 +109,7 @@ _MESSAGE = "history_message"  # session state: (kind, text) of the last undo
 
 log = logging.getLogger("kpi.pages.history")
 t = translator(PAGE_STRINGS)
-eng = engine()
+eng = acting_engine()
 
 
 def dataset_labels(names: tuple[str, ...]) -> str:
@@ -197,10 +211,16 @@ def undo(batch: BatchInfo) -> None:
 
 def batch_actions(batch: BatchInfo) -> None:
     """Download the original file; undo with a confirmation."""
-    original = eng.store.batch_file(batch.id)
+    user = current_user()
+    original = eng.original_file(batch.id) if may(Role.UPLOADER) else None
+    may_undo = may(Role.ADMIN) or (
+        may(Role.UPLOADER) and user is not None and batch.who == user.name
+    )
     left, right = st.columns([1, 2])
     with left:
-        if original is None:
+        if not may(Role.UPLOADER):
+            st.caption(t("viewer_no_original"))
+        elif original is None:
             st.caption(t("no_original"))
         else:
             name, content = original
@@ -214,7 +234,10 @@ def batch_actions(batch: BatchInfo) -> None:
                 on_click="ignore",
             )
     with right:
-        if batch.status != "active":
+        if batch.status == "active" and not may_undo:
+            st.button(t("undo"), key="history_undo", disabled=True, icon=":material/undo:")
+            st.caption(t("not_yours", who=md_escape(batch.who)))
+        elif batch.status != "active":
             st.button(t("undo"), key="history_undo", disabled=True, icon=":material/undo:")
             st.caption(
                 t(

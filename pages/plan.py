@@ -14,13 +14,19 @@ import pandas as pd
 import streamlit as st
 
 from kpi import figures
+from kpi.auth import Role
 from kpi.i18n import fmt_datetime, fmt_value
 from kpi.ingest.datasets import DATASETS
 from kpi.plan import Plan, PlanError, parse_plan
 from kpi.store import StoreError
-from pages.common import current_filters, downloads, engine, md_escape, translator
+from pages.common import acting_engine, current_filters, downloads, may, md_escape, translator
 
 PAGE_STRINGS: dict[str, tuple[str, str]] = {
+    "admin_only_targets": (
+        "只有管理者能修正目標值；修正紀錄如下。",
+        "Only administrators revise targets; the revisions so far are below.",
+    ),
+    "admin_only_plans": ("只有管理者能載入施政計畫。", "Only administrators load plans."),
     "title": ("{year}度施政計畫　{agency}", "{year} administrative plan — {agency}"),
     "other_year": (
         "{year}尚未載入施政計畫，以下顯示{shown}的計畫。可在「載入施政計畫」分頁上傳。",
@@ -140,7 +146,7 @@ _MESSAGE = "plan_message"  # session state: (kind, text) of the last target or p
 
 log = logging.getLogger("kpi.pages.plan")
 t = translator(PAGE_STRINGS)
-eng = engine()
+eng = acting_engine()
 filters = current_filters()
 
 
@@ -460,7 +466,13 @@ with tree:
 with catalog:
     show_catalog(filters.year)
 with revise:
-    show_target_form(filters.year)
+    if may(Role.ADMIN):
+        show_target_form(filters.year)
+    else:
+        st.caption(t("admin_only_targets"))
     show_revisions(filters.year)
 with load:
-    show_loader()
+    if may(Role.ADMIN):
+        show_loader()
+    else:
+        st.caption(t("admin_only_plans"))

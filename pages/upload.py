@@ -17,14 +17,19 @@ import logging
 import pandas as pd
 import streamlit as st
 
+from kpi.auth import Role
 from kpi.engine import Engine, ImportResult
 from kpi.i18n import ROC_OFFSET, fmt_category, fmt_date, fmt_months, fmt_quarters
 from kpi.ingest.datasets import CHOICE, DATASETS
 from kpi.ingest.report import Problem
 from kpi.templates import template_bytes
-from pages.common import downloads, engine, md_escape, translator
+from pages.common import acting_engine, downloads, may, md_escape, translator
 
 PAGE_STRINGS: dict[str, tuple[str, str]] = {
+    "viewer_cannot_import": (
+        "檢視者只能試算，不能匯入；需要上傳者以上的角色。",
+        "Viewers can check files but not import them; that needs the uploader role.",
+    ),
     "title": ("資料上傳", "Upload"),
     "intro": (
         "可一次選擇多個檔案（.xlsx、.xlsm、.xls、.ods）。每個檔案先檢查（不寫入資料庫），確認報告無誤後再按「匯入此檔」。",
@@ -171,7 +176,7 @@ _USED = "upload_dry_runs_used"  # session state: the dry-run keys this run asked
 
 log = logging.getLogger("kpi.pages.upload")
 t = translator(PAGE_STRINGS)
-eng = engine()
+eng = acting_engine()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -604,6 +609,8 @@ def import_button(up: Upload, result: ImportResult | None, opts: Options) -> Non
         label, disabled, why = t("refused_button"), True, t("refused", n=len(result.report.errors))
     elif done and not importable(result):
         label, disabled, why = t("already_imported"), True, None
+    elif not may(Role.UPLOADER):
+        label, disabled, why = t("import"), True, t("viewer_cannot_import")
     else:
         label, disabled = t("import"), not importable(result)
         why = t("nothing_to_import") if result is not None and disabled else None
@@ -623,6 +630,8 @@ def import_button(up: Upload, result: ImportResult | None, opts: Options) -> Non
 
 def import_all(checked: list[tuple[Upload, ImportResult | None, Options]]) -> None:
     ready = [(up, opts) for up, result, opts in checked if importable(result)]
+    if not may(Role.UPLOADER):
+        ready = []
     if st.button(
         t("import_all", n=len(ready)),
         key="upload_import_all",
