@@ -4,7 +4,9 @@ Local single-user mode (no users file configured) acts as one administrator name
 "local". A deployment sets KPI_USERS_FILE to a YAML file of users with argon2id password
 hashes (written by ``python -m kpi user``, never by hand); every page then needs a login,
 and each write checks the acting user's role where it runs (kpi.engine), not only in the
-pages that hide its button.
+pages that hide its button. Where the platform's single sign-on is configured (an
+``[auth]`` section in Streamlit's secrets, used through st.login), it logs people in
+instead, and the users file, if any, gives their roles by e-mail address.
 
     viewer    read every page, download figures and tables
     uploader  also import, undo their own batches, download original files
@@ -91,6 +93,18 @@ def require(user: User, role: Role, action_zh: str, action_en: str) -> None:
         )
 
 
+OIDC_DEFAULT_ROLE_ENV = "KPI_OIDC_DEFAULT_ROLE"
+
+
+def oidc_default_role() -> Role | None:
+    """The role of someone the single sign-on knows but the users file does not list.
+
+    KPI_OIDC_DEFAULT_ROLE: viewer (the default), uploader, admin, or none (no access).
+    """
+    value = os.environ.get(OIDC_DEFAULT_ROLE_ENV, "viewer").strip().lower()
+    return None if value == "none" else Role.parse(value)
+
+
 def users_file_path() -> Path | None:
     """The configured users file, or None in local single-user mode."""
     value = os.environ.get(USERS_FILE_ENV, "").strip()
@@ -156,13 +170,15 @@ class UsersFile:
             Path(tmp).unlink(missing_ok=True)
             raise
 
-    def add(self, name: str, role: Role, password: str) -> None:
+    def add(self, name: str, role: Role, password: str | None) -> None:
+        """Add a user; without a password (None) only the single sign-on can log them in."""
         _check_name(name)
-        _check_password(password)
+        if password is not None:
+            _check_password(password)
         accounts = self.accounts()
         if name in accounts:
             raise AuthError(f"使用者「{name}」已存在。", f"User '{name}' already exists.")
-        accounts[name] = Account(name, role, _hasher.hash(password))
+        accounts[name] = Account(name, role, _hasher.hash(password) if password else "")
         self._save(accounts)
 
     def set_role(self, name: str, role: Role) -> Role:

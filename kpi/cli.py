@@ -118,6 +118,9 @@ def _parser() -> argparse.ArgumentParser:
     ua.add_argument("name")
     ua.add_argument("--role", required=True, choices=["viewer", "uploader", "admin"])
     ua.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
+    ua.add_argument(
+        "--no-password", action="store_true", help="single sign-on only (the name is an e-mail)"
+    )
     ur = usub.add_parser("role", parents=[users_common], help="change a user's role")
     ur.add_argument("name")
     ur.add_argument("role", choices=["viewer", "uploader", "admin"])
@@ -423,7 +426,8 @@ def _user(args, as_json: bool, lang: str) -> int:
             return EXIT_OK
         detail: dict = {"user": args.name}
         if cmd == "add":
-            users.add(args.name, Role.parse(args.role), _password(args))
+            password = None if args.no_password else _password(args)
+            users.add(args.name, Role.parse(args.role), password)
             detail["role"] = args.role
         elif cmd == "role":
             detail["old_role"] = users.set_role(args.name, Role.parse(args.role)).key

@@ -37,6 +37,14 @@ COMMON: dict[str, tuple[str, str]] = {
     "login_failed": ("帳號或密碼不正確。", "Wrong account or password."),
     "logged_in": ("已登入：{name}（{role}）", "Logged in as {name} ({role})"),
     "logout": ("登出", "Log out"),
+    "sso_help": (
+        "以機關的單一登入帳號登入。",
+        "Log in with your agency's single sign-on account.",
+    ),
+    "sso_no_access": (
+        "{email} 已登入，但尚未獲得本系統的權限；請洽系統管理者。",
+        "{email} is logged in but has no access to this dashboard yet; ask your administrator.",
+    ),
     "local_mode": (
         "本機單人模式：不需登入，所有操作以「local」記錄。",
         "Local single-user mode: no login; every action is recorded as 'local'.",

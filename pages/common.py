@@ -17,7 +17,16 @@ import pandas as pd
 import streamlit as st
 
 from kpi import views
-from kpi.auth import LOCAL, ROLE_NAMES, AuthError, Role, User, UsersFile, users_file_path
+from kpi.auth import (
+    LOCAL,
+    ROLE_NAMES,
+    AuthError,
+    Role,
+    User,
+    UsersFile,
+    oidc_default_role,
+    users_file_path,
+)
 from kpi.engine import Engine
 from kpi.exports import to_csv_bytes, to_xlsx_bytes
 from kpi.i18n import EN, LANG_NAMES, LANGS, PAGE_TITLES, ZH, Translator, fmt_quarter_short, fmt_year
@@ -48,13 +57,43 @@ class Filters:
 _USER_KEY = "_user_name"
 
 
+def single_sign_on() -> bool:
+    """Whether the platform's login (st.login, an [auth] section in secrets) is configured."""
+    try:
+        return "auth" in st.secrets
+    except Exception:  # no secrets file at all
+        return False
+
+
+def _sso_user() -> User | None:
+    """The single sign-on's user with the role the users file gives their e-mail, if any."""
+    if not st.user.is_logged_in:
+        return None
+    email = str(st.user.get("email") or "").strip().lower()
+    if not email:
+        return None
+    path = users_file_path()
+    account = None
+    if path is not None:
+        try:
+            account = UsersFile(path).accounts().get(email)
+        except AuthError:
+            log.exception("the users file %s cannot be read", path)
+            return None
+    role = account.role if account is not None else oidc_default_role()
+    return None if role is None else User(email, role)
+
+
 def current_user() -> User | None:
     """The user this session acts as; None when login is required and nobody is logged in.
 
     In local single-user mode (no users file) everyone is the administrator "local".
     With a users file the role is read from the file on every run, so a role change takes
-    effect at once and a removed user is logged out.
+    effect at once and a removed user is logged out. With single sign-on configured, the
+    platform says who is logged in and the users file (or KPI_OIDC_DEFAULT_ROLE) the role.
     """
+    if single_sign_on():
+        return _sso_user()
     path = users_file_path()
     if path is None:
         return LOCAL
@@ -89,6 +128,15 @@ def login_form(lang: str) -> None:
     """The login screen (users-file mode): nothing else of the dashboard shows before it."""
     t = Translator(lang)
     st.title(t("login_title"))
+    if single_sign_on():
+        if st.user.is_logged_in:
+            # Known to the platform, but not given a role here.
+            st.error(t("sso_no_access", email=str(st.user.get("email") or "")))
+            st.button(t("logout"), key="sso_logout", on_click=st.logout)
+        else:
+            st.caption(t("sso_help"))
+            st.button(t("login_submit"), key="sso_login", type="primary", on_click=st.login)
+        return
     st.caption(t("login_help"))
     with st.form("login", enter_to_submit=True):
         name = st.text_input(t("login_name"), key="login_name")
@@ -112,12 +160,14 @@ def login_form(lang: str) -> None:
 def user_box(t: Translator) -> None:
     """The sidebar's line on who is logged in (or that no login is needed)."""
     user = current_user()
-    if users_file_path() is None or user is None:
+    if user is None or user == LOCAL:
         st.caption(t("local_mode"))
         return
     zh, en = ROLE_NAMES[user.role]
     st.caption(t("logged_in", name=user.name, role=t.pick(zh, en)))
-    if st.button(t("logout"), key="logout", icon=":material/logout:"):
+    if single_sign_on():
+        st.button(t("logout"), key="logout", icon=":material/logout:", on_click=st.logout)
+    elif st.button(t("logout"), key="logout", icon=":material/logout:"):
         st.session_state.pop(_USER_KEY, None)
         st.rerun()
 

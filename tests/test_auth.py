@@ -110,6 +110,14 @@ def test_user_commands_change_the_file_and_are_audited(user_cli):
     assert PASSWORD not in " ".join(log["detail"])
 
 
+def test_a_single_sign_on_user_is_added_without_a_password(user_cli):
+    code, doc = user_cli("add", "chief@agency.gov.tw", "--role", "admin", "--no-password")
+    assert code == 0 and doc["role"] == "admin"
+    account = UsersFile(user_cli.path).accounts()["chief@agency.gov.tw"]
+    assert account.role == Role.ADMIN and account.password_hash == ""
+    assert UsersFile(user_cli.path).verify("chief@agency.gov.tw", "") is None
+
+
 def test_user_commands_refuse_bad_input(user_cli):
     assert user_cli("add", "alice", "--role", "viewer", "--password-stdin", stdin="short")[0] == 1
     assert user_cli("role", "nobody", "admin")[0] == 1

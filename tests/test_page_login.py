@@ -110,3 +110,68 @@ def test_a_removed_user_is_logged_out_at_the_next_run(eng):
     users.remove("temp")
     at.run()
     assert not at.sidebar.selectbox and at.text_input(key="login_password")
+
+
+# -- single sign-on (st.login) ---------------------------------------------------------------------
+
+AUTH = {
+    "redirect_uri": "http://localhost:8501/oauth2callback",
+    "cookie_secret": "a-long-random-secret-for-the-test-only",
+    "client_id": "kpi-dashboard",
+    "client_secret": "not-a-real-secret",
+    "server_metadata_url": "https://idp.example.gov.tw/.well-known/openid-configuration",
+}
+
+
+def sso_page(page: str, user: dict):
+    """The app through dashboard.py with single sign-on configured and this platform user."""
+    from streamlit.testing.v1 import AppTest
+
+    from kpi.paths import ROOT
+
+    at = AppTest.from_file(str(ROOT / "dashboard.py"), default_timeout=90)
+    at.secrets["auth"] = AUTH
+    at.user = user
+    at.session_state["lang"] = "zh-TW"
+    at.switch_page(page)
+    return at.run()
+
+
+def test_with_single_sign_on_the_login_is_the_platforms(eng):
+    at = sso_page("pages/overview.py", {"is_logged_in": False})
+    assert errors(at) == []
+    assert at.button(key="sso_login").label == "登入"
+    assert not at.text_input and not at.sidebar.selectbox  # no password form, no dashboard
+
+
+def test_single_sign_on_users_get_their_role_from_the_users_file(eng):
+    import os
+
+    UsersFile(os.environ["KPI_USERS_FILE"]).add("chief@example.gov.tw", Role.ADMIN, None)
+    at = sso_page("pages/plan.py", {"is_logged_in": True, "email": "Chief@example.gov.tw"})
+    assert errors(at) == []
+    assert any(c.value == "已登入：chief@example.gov.tw（管理者）" for c in at.sidebar.caption)
+    assert [b for b in at.button if b.key == "target_save"]
+    # Someone the users file does not list is a viewer by default …
+    at = sso_page("pages/plan.py", {"is_logged_in": True, "email": "clerk@example.gov.tw"})
+    assert any("（檢視者）" in c.value for c in at.sidebar.caption)
+    assert not [b for b in at.button if b.key == "target_save"]
+
+
+def test_single_sign_on_can_refuse_people_the_users_file_does_not_list(eng, monkeypatch):
+    monkeypatch.setenv("KPI_OIDC_DEFAULT_ROLE", "none")
+    at = sso_page("pages/overview.py", {"is_logged_in": True, "email": "stranger@example.com"})
+    assert not at.exception
+    assert [e.value for e in at.error] == [
+        "stranger@example.com 已登入，但尚未獲得本系統的權限；請洽系統管理者。"
+    ]
+    assert at.button(key="sso_logout") and not at.sidebar.selectbox
+
+
+def test_a_password_cannot_log_in_a_single_sign_on_only_account(eng):
+    import os
+
+    users = UsersFile(os.environ["KPI_USERS_FILE"])
+    users.add("sso-only@example.gov.tw", Role.UPLOADER, None)
+    assert users.verify("sso-only@example.gov.tw", "") is None
+    assert users.verify("sso-only@example.gov.tw", PASSWORD) is None
