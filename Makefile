@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 8501
 
-.PHONY: run test lint format bench clean-db
+.PHONY: run test lint format bench loadtest clean-db
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -43,6 +43,12 @@ format: $(VENV)/.dev
 bench: $(VENV)/.dev
 	bash scripts/test-setup.sh
 	$(BIN)/python -m bench $(BENCH_ARGS)
+
+# A bounded load test (bench/load.py): 30 browser sessions cycling through the pages for two
+# minutes against one server on the 1M-row store; not part of `make test`.
+loadtest: $(VENV)/.dev
+	bash scripts/test-setup.sh
+	$(BIN)/python -m bench.load $(LOAD_ARGS)
 
 clean-db:
 	rm -f data/kpi.sqlite3 data/kpi.sqlite3-wal data/kpi.sqlite3-shm
