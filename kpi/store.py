@@ -15,6 +15,7 @@ import datetime as dt
 import hashlib
 import json
 import os
+import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -182,6 +183,9 @@ def make_engine(url: str) -> Engine:
     return sa.create_engine(url, pool_pre_ping=True)
 
 
+_UPGRADING = threading.Lock()
+
+
 def upgrade(engine: Engine) -> None:
     """Bring the schema to the newest migration (Alembic)."""
     from alembic import command
@@ -189,7 +193,10 @@ def upgrade(engine: Engine) -> None:
 
     cfg = Config()
     cfg.set_main_option("script_location", str(ROOT / "migrations"))
-    with engine.begin() as conn:
+    # Alembic keeps the running migration in module globals: one upgrade at a time per
+    # process. On SQLite the write lock is taken before the schema version is read, so
+    # two processes starting on a new file wait for each other ("database is locked" else).
+    with _UPGRADING, engine.execution_options(sqlite_begin="IMMEDIATE").begin() as conn:
         if conn.dialect.name == "postgresql":
             # Two app servers starting at once must not both create the tables.
             conn.execute(sa.text("SELECT pg_advisory_xact_lock(7302019)"))
