@@ -334,12 +334,16 @@ def page_title(key: str, lang: str) -> str:
 
 # -- safe text and downloads -------------------------------------------------------------------
 
-_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:])")
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:&])")
+# GFM links bare URLs, www. names and e-mail addresses even when every character is escaped;
+# an invisible word joiner before "://", after "www" and before "@" keeps them text.
+_AUTOLINK = re.compile(r"(?=://)|(?<=www)(?=\.)|(?=@)", re.IGNORECASE)
+WORD_JOINER = "\u2060"
 
 
 def md_escape(text: object) -> str:
     """Uploaded text for use inside st.markdown: every Markdown/HTML character escaped."""
-    return _MD_SPECIAL.sub(r"\\\1", str(text))
+    return _MD_SPECIAL.sub(r"\\\1", _AUTOLINK.sub(WORD_JOINER, str(text)))
 
 
 def downloads(frame: pd.DataFrame | Callable[[], pd.DataFrame], name: str, key: str) -> None:
