@@ -87,6 +87,8 @@ class _Sheet:
         raw = values if values is not None else self.table.get(field_name)
         for i in idx[: MAX_PROBLEMS_PER_CODE + 1]:
             value = None if raw is None else _show(raw.iloc[i])
+            # Not str.format: the messages quote header texts, and a header may hold braces.
+            shown = value or ""
             self.problems.append(
                 Problem(
                     severity,
@@ -96,8 +98,8 @@ class _Sheet:
                     letter,
                     head,
                     value,
-                    zh.format(v=value),
-                    en.format(v=value),
+                    zh.replace("{v}", shown),
+                    en.replace("{v}", shown),
                 )
             )
         for _ in idx[MAX_PROBLEMS_PER_CODE + 1 :]:
