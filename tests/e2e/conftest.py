@@ -8,6 +8,8 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -48,12 +50,8 @@ def _wait_healthy(url: str, proc: subprocess.Popen, timeout: float = 90) -> None
     raise RuntimeError("streamlit did not become healthy")
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    """`streamlit run dashboard.py` on a free port with its own SQLite store (sample loaded)."""
-    tmp = tmp_path_factory.mktemp("e2e")
-    db = tmp / "kpi.sqlite3"
-    env = {**os.environ, "KPI_DATABASE_URL": f"sqlite:///{db}", "PYTHONPATH": str(ROOT)}
+def load_sample(env: dict[str, str]) -> None:
+    """The sample year into the store KPI_DATABASE_URL names, as `make run` does."""
     subprocess.run(
         [sys.executable, "-m", "kpi", "demo", "--first-run"],
         env=env,
@@ -61,40 +59,55 @@ def server(tmp_path_factory):
         check=True,
         capture_output=True,
     )
+
+
+@contextmanager
+def streamlit_server(env: dict[str, str], log_path: Path) -> Iterator[str]:
+    """`streamlit run dashboard.py` on a free port with this environment: its address."""
     port = _free_port()
-    log = (tmp / "streamlit.log").open("w")
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "streamlit",
-            "run",
-            str(ROOT / "dashboard.py"),
-            "--server.port",
-            str(port),
-            "--server.address",
-            "127.0.0.1",
-            "--server.headless",
-            "true",
-            "--browser.gatherUsageStats",
-            "false",
-        ],
-        env=env,
-        cwd=ROOT,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        _wait_healthy(url, proc)
-        yield {"url": url, "db": db, "env": env, "log": tmp / "streamlit.log"}
-    finally:
-        proc.terminate()
+    with log_path.open("w") as log:
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "streamlit",
+                "run",
+                str(ROOT / "dashboard.py"),
+                "--server.port",
+                str(port),
+                "--server.address",
+                "127.0.0.1",
+                "--server.headless",
+                "true",
+                "--browser.gatherUsageStats",
+                "false",
+            ],  # fmt: skip
+            env=env,
+            cwd=ROOT,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        url = f"http://127.0.0.1:{port}"
         try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
+            _wait_healthy(url, proc)
+            yield url
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    """`streamlit run dashboard.py` on a free port with its own SQLite store (sample loaded)."""
+    tmp = tmp_path_factory.mktemp("e2e")
+    db = tmp / "kpi.sqlite3"
+    env = {**os.environ, "KPI_DATABASE_URL": f"sqlite:///{db}", "PYTHONPATH": str(ROOT)}
+    load_sample(env)
+    with streamlit_server(env, tmp / "streamlit.log") as url:
+        yield {"url": url, "db": db, "env": env, "log": tmp / "streamlit.log"}
 
 
 @pytest.fixture(scope="module")

@@ -7,9 +7,8 @@ is keyed on the store's version, which a write from any process changes.
 
 from __future__ import annotations
 
+import contextlib
 import os
-import subprocess
-import sys
 import time
 import urllib.request
 import uuid
@@ -20,7 +19,7 @@ from playwright.sync_api import Error as PlaywrightError
 
 from kpi.paths import ROOT
 from tests.conftest import PG_URL, _pg_schema_url
-from tests.e2e.conftest import _free_port, _wait_healthy, wait_for_app
+from tests.e2e.conftest import load_sample, streamlit_server, wait_for_app
 from tests.e2e.test_browser import _assert_clean, _k41_value, _kpi_workbook
 
 pytestmark = pytest.mark.e2e
@@ -28,38 +27,6 @@ pytestmark = pytest.mark.e2e
 QUERY = "?lang=zh-TW&year=108&quarter=1"
 SAMPLE_K41 = "48"  # K4.1 in the sample year's first quarter
 IMPORTED_K41 = 777
-
-
-def _start(port: int, env: dict[str, str], log) -> subprocess.Popen:
-    return subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "streamlit",
-            "run",
-            str(ROOT / "dashboard.py"),
-            "--server.port",
-            str(port),
-            "--server.address",
-            "127.0.0.1",
-            "--server.headless",
-            "true",
-            "--browser.gatherUsageStats",
-            "false",
-        ],
-        env=env,
-        cwd=ROOT,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-
-
-def _stop(proc: subprocess.Popen) -> None:
-    proc.terminate()
-    try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
 
 
 @pytest.fixture(scope="module")
@@ -72,31 +39,14 @@ def replicas(tmp_path_factory):
         conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
     env = {**os.environ, "KPI_DATABASE_URL": _pg_schema_url(schema), "PYTHONPATH": str(ROOT)}
     env.pop("KPI_USERS_FILE", None)
-    procs: list[subprocess.Popen] = []
-    logs = [(tmp / f"streamlit_{i}.log").open("w") for i in range(2)]
     try:
-        subprocess.run(
-            [sys.executable, "-m", "kpi", "demo", "--first-run"],
-            env=env,
-            cwd=ROOT,
-            check=True,
-            capture_output=True,
-        )
-        ports = [_free_port()]
-        while len(ports) < 2:
-            port = _free_port()
-            if port not in ports:
-                ports.append(port)
-        procs = [_start(port, env, log) for port, log in zip(ports, logs, strict=True)]
-        urls = [f"http://127.0.0.1:{port}" for port in ports]
-        for url, proc in zip(urls, procs, strict=True):
-            _wait_healthy(url, proc)
-        yield urls
+        load_sample(env)
+        with contextlib.ExitStack() as stack:
+            yield [
+                stack.enter_context(streamlit_server(env, tmp / f"streamlit_{i}.log"))
+                for i in range(2)
+            ]
     finally:
-        for proc in procs:
-            _stop(proc)
-        for log in logs:
-            log.close()
         with admin.begin() as conn:
             conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
         admin.dispose()
