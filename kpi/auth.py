@@ -125,8 +125,20 @@ class UsersFile:
         self.path = Path(path)
 
     def accounts(self) -> dict[str, Account]:
-        if not self.path.exists():
+        """The file's accounts; parsed again only when the file changes (a page run asks often)."""
+        try:
+            st = self.path.stat()
+        except FileNotFoundError:
             return {}
+        stamp = (st.st_mtime_ns, st.st_size, st.st_ino)
+        cached = _PARSED.get(self.path)
+        if cached is not None and cached[0] == stamp:
+            return dict(cached[1])
+        accounts = self._parse()
+        _PARSED[self.path] = (stamp, accounts)
+        return dict(accounts)
+
+    def _parse(self) -> dict[str, Account]:
         try:
             data = yaml.safe_load(self.path.read_text(encoding="utf-8")) or {}
         except yaml.YAMLError as err:
@@ -223,6 +235,8 @@ class UsersFile:
 
 
 _DUMMY_HASH = _hasher.hash("not a password anyone has")
+# Users file path → (mtime, size, inode) when parsed, and its accounts.
+_PARSED: dict[Path, tuple[tuple[int, int, int], dict[str, Account]]] = {}
 
 
 def _check_name(name: str) -> None:
