@@ -18,6 +18,10 @@ from __future__ import annotations
 import os
 import re
 import tempfile
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import IntEnum
 from pathlib import Path
@@ -233,6 +237,48 @@ class UsersFile:
             raise AuthError(f"沒有使用者「{name}」。", f"There is no user '{name}'.")
         return accounts[name]
 
+
+class LoginThrottle:
+    """Slows password guessing: after ``attempts`` failed logins for one name within
+    ``window`` seconds, that name is refused for ``lockout`` seconds without its password
+    being checked. Kept in the server process (each replica counts its own)."""
+
+    def __init__(
+        self,
+        attempts: int = 5,
+        window: float = 15 * 60,
+        lockout: float = 5 * 60,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.attempts, self.window, self.lockout, self._clock = attempts, window, lockout, clock
+        self._failures: dict[str, deque[float]] = {}
+        self._lock = threading.Lock()
+
+    def wait(self, name: str) -> float:
+        """Seconds until ``name`` may try again; 0 when it may now."""
+        with self._lock:
+            failures = self._recent(name)
+            if len(failures) < self.attempts:
+                return 0.0
+            return max(0.0, failures[-1] + self.lockout - self._clock())
+
+    def failed(self, name: str) -> None:
+        with self._lock:
+            self._recent(name).append(self._clock())
+
+    def succeeded(self, name: str) -> None:
+        with self._lock:
+            self._failures.pop(name.casefold(), None)
+
+    def _recent(self, name: str) -> deque[float]:
+        failures = self._failures.setdefault(name.casefold(), deque(maxlen=self.attempts))
+        now = self._clock()
+        while failures and failures[0] <= now - self.window:
+            failures.popleft()
+        return failures
+
+
+LOGIN_THROTTLE = LoginThrottle()
 
 _DUMMY_HASH = _hasher.hash("not a password anyone has")
 # Users file path → (mtime, size, inode) when parsed, and its accounts.

@@ -35,6 +35,10 @@ COMMON: dict[str, tuple[str, str]] = {
     "login_password": ("密碼", "Password"),
     "login_submit": ("登入", "Log in"),
     "login_failed": ("帳號或密碼不正確。", "Wrong account or password."),
+    "login_locked": (
+        "此帳號登入失敗次數過多，請約 {minutes} 分鐘後再試。",
+        "Too many failed logins for this account; try again in about {minutes} min.",
+    ),
     "logged_in": ("已登入：{name}（{role}）", "Logged in as {name} ({role})"),
     "logout": ("登出", "Log out"),
     "sso_help": (
@@ -59,6 +63,8 @@ COMMON: dict[str, tuple[str, str]] = {
     "go_upload": ("前往資料上傳", "Go to Upload"),
     "download_xlsx": ("下載 Excel", "Excel"),
     "download_csv": ("下載 CSV", "CSV"),
+    "download_prepare": ("準備下載檔案（Excel、CSV）", "Prepare download (Excel, CSV)"),
+    "download_preparing": ("正在產生下載檔案…", "Writing the download files…"),
     "actual": ("累計實際值", "Actual (YTD)"),
     "target": ("累計目標值", "Target (YTD)"),
     "annual_target": ("年度目標值", "Annual target"),

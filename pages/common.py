@@ -19,6 +19,7 @@ import streamlit as st
 from kpi import views
 from kpi.auth import (
     LOCAL,
+    LOGIN_THROTTLE,
     ROLE_NAMES,
     AuthError,
     Role,
@@ -143,6 +144,11 @@ def login_form(lang: str) -> None:
         password = st.text_input(t("login_password"), type="password", key="login_password")
         submitted = st.form_submit_button(t("login_submit"), type="primary")
     if submitted:
+        wait = LOGIN_THROTTLE.wait(name)
+        if wait:
+            log.warning("login for %r refused: too many failed attempts", name)
+            st.error(t("login_locked", minutes=max(1, round(wait / 60))))
+            return
         try:
             user = UsersFile(users_file_path()).verify(name, password)
         except AuthError as err:
@@ -150,8 +156,10 @@ def login_form(lang: str) -> None:
             return
         if user is None:
             log.warning("failed login for %r", name)
+            LOGIN_THROTTLE.failed(name)
             st.error(t("login_failed"))
             return
+        LOGIN_THROTTLE.succeeded(name)
         st.session_state[_USER_KEY] = user.name
         st.session_state.pop("login_password", None)
         st.rerun()
@@ -346,31 +354,83 @@ def md_escape(text: object) -> str:
     return _MD_SPECIAL.sub(r"\\\1", _AUTOLINK.sub(WORD_JOINER, str(text)))
 
 
-def downloads(frame: pd.DataFrame | Callable[[], pd.DataFrame], name: str, key: str) -> None:
+# A table this small is written to Excel and CSV on every run (cached on its contents);
+# a larger one, or one given as a function, only when someone asks for it.
+EAGER_ROWS = 2_000
+_XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+@st.cache_data(max_entries=256, show_spinner=False)
+def _files(frame: pd.DataFrame) -> tuple[bytes, bytes]:
+    return to_xlsx_bytes(frame), to_csv_bytes(frame)
+
+
+def downloads(
+    frame: pd.DataFrame | Callable[[], pd.DataFrame],
+    name: str,
+    key: str,
+    *,
+    token: object = None,
+) -> None:
     """Excel and CSV downloads of a table or a chart's data (formula injection neutralised).
 
-    ``frame`` may be a function that builds the table: a large one is then built only
-    when someone clicks, not on every run of the page.
+    The buttons always carry finished bytes. (Streamlit can build a file on click from a
+    callable, but drops that callable whenever another session's run ends while this
+    session reruns, and the click then does nothing.) A large table, or a function
+    ``frame`` that builds one, is written only after a click on "prepare"; the files are
+    kept in the session until ``token`` (for a function: what its table depends on, such as
+    the store's version and the filters) or the table's contents change.
     """
+    if callable(frame) or len(frame) > EAGER_ROWS:
+        if callable(frame) and token is None:
+            raise TypeError("downloads: a table given as a function needs a token")
+        if token is None:
+            token = int(pd.util.hash_pandas_object(frame, index=False).sum())
+        files = _prepared(frame, key, token)
+    else:
+        files = _files(frame)
+    if files is not None:
+        _download_buttons(files, name, key)
+
+
+def _prepared(
+    frame: pd.DataFrame | Callable[[], pd.DataFrame], key: str, token: object
+) -> tuple[bytes, bytes] | None:
+    """The files this session prepared for ``token``, or a button that prepares them."""
     t = translator()
+    slot = f"_download_{key}"
+    held = st.session_state.get(slot)
+    if held is not None and held[0] == token:
+        return held[1]
+    a, _ = st.columns([2, 4])
+    if not a.button(t("download_prepare"), key=f"{key}_prepare", icon=":material/download:"):
+        return None
+    with st.spinner(t("download_preparing")):
+        table = frame() if callable(frame) else frame
+        files = to_xlsx_bytes(table), to_csv_bytes(table)
+    st.session_state[slot] = (token, files)
+    return files
 
-    def table() -> pd.DataFrame:
-        return frame() if callable(frame) else frame
 
+def _download_buttons(files: tuple[bytes, bytes], name: str, key: str) -> None:
+    t = translator()
+    xlsx, csv = files
     a, b, _ = st.columns([1, 1, 4])
     a.download_button(
         t("download_xlsx"),
-        lambda: to_xlsx_bytes(table()),  # built on click, not on every run
+        xlsx,
         file_name=f"{name}.xlsx",
-        mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        mime=_XLSX,
         key=f"{key}_xlsx",
         icon=":material/download:",
+        on_click="ignore",  # a download needs no rerun of the page
     )
     b.download_button(
         t("download_csv"),
-        lambda: to_csv_bytes(table()),
+        csv,
         file_name=f"{name}.csv",
         mime="text/csv",
         key=f"{key}_csv",
         icon=":material/download:",
+        on_click="ignore",
     )

@@ -333,7 +333,7 @@ with tab_mission:
         target_line(fig, days_target)
     st.plotly_chart(fig, key="days_by_mission")
     downloads(
-        lambda: pd.DataFrame(
+        pd.DataFrame(
             {
                 t("col_mission"): by_mission["mission"],
                 t("col_region"): by_mission["region"].map(region_label),
@@ -386,4 +386,9 @@ st.dataframe(
     },
     key="visa_table",
 )
-downloads(lambda: table(rows), f"visa_{f.year}_Q{f.quarter}", "dl_table")
+downloads(
+    lambda: table(rows),
+    f"visa_{f.year}_Q{f.quarter}",
+    "dl_table",
+    token=(version(), f, query.strip()),
+)

@@ -255,7 +255,7 @@ fig.update_yaxes(
 )
 st.plotly_chart(fig, key="visits_by_country")
 downloads(
-    lambda: pd.DataFrame(
+    pd.DataFrame(
         {
             t("col_country"): by_country["country"].map(country_label),
             t("col_type"): by_country["type"].map(category),
@@ -351,4 +351,4 @@ st.dataframe(
     },
     key="visits_table",
 )
-downloads(download_table, f"visits_{f.year}_Q{f.quarter}", "dl_table")
+downloads(download_table, f"visits_{f.year}_Q{f.quarter}", "dl_table", token=(version(), f, query))

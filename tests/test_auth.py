@@ -12,7 +12,7 @@ import stat
 
 import pytest
 
-from kpi.auth import LOCAL, AuthError, PermissionDenied, Role, User, UsersFile
+from kpi.auth import LOCAL, AuthError, LoginThrottle, PermissionDenied, Role, User, UsersFile
 from kpi.cli import main
 from kpi.engine import Engine
 from tests.test_cli import VISA
@@ -65,6 +65,30 @@ def test_weak_passwords_and_odd_names_are_refused(tmp_path, name, password):
     with pytest.raises(AuthError):
         users.add(name, Role.VIEWER, password)
     assert not users.path.exists()
+
+
+def test_the_login_throttle_locks_a_name_after_repeated_failures_then_lets_it_try_again():
+    now = [1000.0]
+    throttle = LoginThrottle(attempts=3, window=60, lockout=30, clock=lambda: now[0])
+    for _ in range(2):
+        throttle.failed("Ada")
+    assert throttle.wait("ada") == 0  # two failures: still allowed (names ignore case)
+    throttle.failed("ada")
+    assert throttle.wait("ADA") == 30 and throttle.wait("bob") == 0
+    now[0] += 20
+    assert throttle.wait("ada") == 10
+    now[0] += 10
+    assert throttle.wait("ada") == 0  # the lockout is over
+    throttle.failed("ada")  # one more failure locks again: the window still holds three
+    assert throttle.wait("ada") == 30
+    throttle.succeeded("ada")
+    assert throttle.wait("ada") == 0
+    # Failures older than the window are forgotten.
+    for _ in range(2):
+        throttle.failed("cy")
+    now[0] += 61
+    throttle.failed("cy")
+    assert throttle.wait("cy") == 0
 
 
 def test_a_name_is_added_once(tmp_path):

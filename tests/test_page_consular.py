@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import base64
+import io
 import json
 
 import numpy as np
+import openpyxl
+import pandas as pd
 import pytest
 
 from kpi import views
@@ -77,8 +80,29 @@ def test_table_and_charts_data(eng):
     ]
     issued = sum(plotly_values(trace["y"]).sum() for trace in spec["data"])
     assert issued == pytest.approx(kpi(eng, "K6.1", 2).actual)
-    assert len(at.download_button) == 2 * 5
+    # Every chart's data has its downloads; the full table is written on request.
+    assert len(at.download_button) == 2 * 4
     assert len(at.tabs) == 2
+
+
+def test_the_full_table_download_is_written_on_request_and_kept_until_the_view_changes(eng):
+    at = show()
+    assert not [b for b in at.download_button if b.key.startswith("dl_table")]
+    at.button(key="dl_table_prepare").click().run()
+    assert errors(at) == []
+    assert {"dl_table_xlsx", "dl_table_csv"} <= {b.key for b in at.download_button}
+    xlsx, csv = at.session_state["_download_dl_table"][1]
+    book = openpyxl.load_workbook(io.BytesIO(xlsx))
+    written = pd.read_csv(io.BytesIO(csv), encoding="utf-8-sig")
+    table = at.dataframe[-1].value
+    assert book.active.max_row == len(table) + 1 == len(written) + 1
+    assert written["核發件數"].sum() == table["核發件數"].sum()
+    # Another run of the same view keeps the files; a different filter asks again.
+    at.run()
+    assert "dl_table_csv" in {b.key for b in at.download_button}
+    at.text_input(key="visa_table_filter").input("領事事務局").run()
+    assert "dl_table_csv" not in {b.key for b in at.download_button}
+    assert at.button(key="dl_table_prepare")
 
 
 def test_program_filter_does_not_apply_to_visas(eng):

@@ -10,7 +10,7 @@ import hashlib
 
 import pytest
 
-from kpi.auth import Role, UsersFile
+from kpi.auth import LOGIN_THROTTLE, Role, UsersFile, users_file_path
 from tests.app_helpers import app_store, errors, open_page, store_url
 from tests.workbooks import xlsx_bytes
 
@@ -55,6 +55,20 @@ def test_a_wrong_password_is_refused_without_saying_which_part_was_wrong(eng):
     at = login(open_page("pages/overview.py"), "nobody", PASSWORD)
     assert [e.value for e in at.error] == ["帳號或密碼不正確。"]
     assert not at.sidebar.selectbox
+
+
+def test_repeated_wrong_passwords_lock_the_name_for_a_while(eng):
+    users = UsersFile(users_file_path())
+    users.add("lena", Role.VIEWER, PASSWORD)
+    for _ in range(LOGIN_THROTTLE.attempts):
+        at = login(open_page("pages/overview.py"), "lena", "a wrong guess!")
+        assert [e.value for e in at.error] == ["帳號或密碼不正確。"]
+    # Now even the right password is not checked, and the message says why.
+    at = login(open_page("pages/overview.py"), "lena")
+    assert [e.value for e in at.error] == ["此帳號登入失敗次數過多，請約 5 分鐘後再試。"]
+    assert not at.sidebar.selectbox
+    # Other names are not affected.
+    assert login(open_page("pages/overview.py"), "vera").sidebar.selectbox
 
 
 def test_after_a_login_the_sidebar_says_who_and_the_page_shows(eng):

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+import io
 
+import pandas as pd
 import pytest
 
 from kpi import views
@@ -57,7 +59,12 @@ def test_counts_and_indicators_equal_the_engine(eng):
         assert shown[k.name_zh] == fmt_number(k.actual)
     assert any("108年第1季至108年第2季" in c.value for c in at.caption)
     assert len(at.dataframe[-1].value) == len(visits)
+    # Four charts' data are downloads at once; the list of visits is written on request.
+    assert len(at.download_button) == 2 * 4
+    at.button(key="dl_table_prepare").click().run()
     assert len(at.download_button) == 2 * 5
+    _, csv = at.session_state["_download_dl_table"][1]
+    assert len(pd.read_csv(io.BytesIO(csv), encoding="utf-8-sig")) == len(visits)
 
 
 def test_table_shows_allies_by_the_visit_date_and_markup_as_text(eng):

@@ -12,13 +12,11 @@ from __future__ import annotations
 import csv
 import io
 import re
-from collections.abc import Callable
 from pathlib import Path
 
 import openpyxl
 import pytest
 from openpyxl.cell.cell import TYPE_STRING
-from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from playwright.sync_api import expect
 
 from pages.common import WORD_JOINER
@@ -153,26 +151,21 @@ def _search(pg, query: str, caption: str | None) -> None:
         _wait_text(pg, present=(caption,))
 
 
-def _click_download(pg, key: str, timeout: float) -> bytes:
-    button = pg.locator(f".st-key-{key} button")
-    button.wait_for(timeout=WAIT)
-    with pg.expect_download(timeout=timeout) as info:
-        button.click()
-    return Path(info.value.path()).read_bytes()
-
-
-def _download(pg, key: str, reopen: Callable[[], None]) -> bytes:
+def _download(pg, key: str) -> bytes:
     """Click a download button (by its widget key) and return the file it sends.
 
-    Streamlit builds the file on click from a callable registered by the last run; under
-    load it now and then drops that callable ("Deferred file … not found" in the server
-    log) and the click does nothing. Then the page is opened again and clicked once more.
+    A table written on request shows a "prepare" button first (key ``<table>_prepare``);
+    the download buttons carry finished files, so one click always delivers.
     """
-    try:
-        return _click_download(pg, key, 15_000)
-    except PlaywrightTimeout:
-        reopen()
-        return _click_download(pg, key, WAIT)
+    prepare = pg.locator(f".st-key-{key.rsplit('_', 1)[0]}_prepare button")
+    button = pg.locator(f".st-key-{key} button")
+    button.or_(prepare).first.wait_for(timeout=WAIT)
+    if not button.count():
+        prepare.click()
+        button.wait_for(timeout=WAIT)
+    with pg.expect_download(timeout=WAIT) as info:
+        button.click()
+    return Path(info.value.path()).read_bytes()
 
 
 def _csv_rows(content: bytes) -> list[dict[str, str]]:
@@ -256,11 +249,8 @@ def test_delegation_names_are_text_on_the_visits_page_and_in_its_downloads(serve
     expect(table).to_contain_text(HYPERLINK, timeout=WAIT)
     _assert_inert(page, dialogs)
 
-    def reopen() -> None:
-        _open(page, server, "visits")
-
-    reopen()  # the downloads hold what the table lists: every visit, without a search
-    book = openpyxl.load_workbook(io.BytesIO(_download(page, "dl_table_xlsx", reopen)))
+    _open(page, server, "visits")  # the downloads hold every visit, without a search
+    book = openpyxl.load_workbook(io.BytesIO(_download(page, "dl_table_xlsx")))
     ws = book.active
     column = [c.value for c in ws[1]].index("團名")
     cells = {row[column].value: row[column] for row in ws.iter_rows(min_row=2)}
@@ -269,19 +259,15 @@ def test_delegation_names_are_text_on_the_visits_page_and_in_its_downloads(serve
         assert cells[_neutralised(name)].data_type == "s"
     assert all(c.data_type != "f" for row in ws.iter_rows() for c in row)
 
-    delegations = {r["團名"] for r in _csv_rows(_download(page, "dl_table_csv", reopen))}
+    delegations = {r["團名"] for r in _csv_rows(_download(page, "dl_table_csv"))}
     assert {_neutralised(name) for name in HOSTILE} <= delegations
     _assert_inert(page, dialogs)
 
 
 def _batches(pg, server) -> list[dict[str, str]]:
     """The history page's list of batches, as its CSV download."""
-
-    def reopen() -> None:
-        _open(pg, server, "history")
-
-    reopen()
-    return _csv_rows(_download(pg, "history_batches_csv", reopen))
+    _open(pg, server, "history")
+    return _csv_rows(_download(pg, "history_batches_csv"))
 
 
 def test_file_names_are_text_on_the_history_page(server, page, imported):
