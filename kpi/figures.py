@@ -41,6 +41,13 @@ class KpiFigure:
     previous: float | None = None  # the previous quarter's actual (Q1: None)
     note: str | None = None
     original_target: float | None = None  # the catalogue's target when it was revised
+    # Early warning (預警): the year-end projection and what it takes (None where n/a).
+    annual_target: float | None = None
+    projection: float | None = None
+    projected_achievement: float | None = None
+    projected_light: str | None = None
+    needed_per_quarter: float | None = None
+    projection_method: str | None = None  # "plan-pace", "seasonal" or "current-rate"
 
     @property
     def change(self) -> float | None:
