@@ -90,6 +90,17 @@ def _parser() -> argparse.ArgumentParser:
         "--program", action="append", default=[], help="work program filter (repeatable)"
     )
 
+    rep = sub.add_parser(
+        "report", parents=[common], help="the quarterly briefing report (html, xlsx or ods)"
+    )
+    rep.add_argument("--year", type=roc_year, required=True)
+    rep.add_argument("--quarter", type=quarter_number, required=True)
+    rep.add_argument(
+        "--program", action="append", default=[], help="work program filter (repeatable)"
+    )
+    rep.add_argument("--format", required=True, choices=("html", "xlsx", "ods"))
+    rep.add_argument("-o", "--output", type=Path, required=True, help="the file to write")
+
     plan = sub.add_parser("plan", parents=[common], help="the 施政計畫")
     psub = plan.add_subparsers(dest="plan_command", required=True)
     pp = psub.add_parser("parse", parents=[common], help="parse a plan text (nothing stored)")
@@ -207,6 +218,8 @@ def _run(args, as_json: bool, lang: str) -> int:
         return _import(engine, args, as_json, lang)
     if cmd == "status":
         return _status(engine, args, as_json, lang)
+    if cmd == "report":
+        return _report(engine, args, as_json, lang)
     if cmd == "batches":
         bs = [b.as_json() for b in engine.store.batches()]
         lines = [
@@ -345,6 +358,28 @@ def _status(engine, args, as_json: bool, lang: str) -> int:
             f"預算數 {bt.budget:,.0f} 元；累計分配數 {bt.allotted:,.0f} 元；執行數 {bt.executed:,.0f} 元"
         )
     _emit(doc, as_json, "\n".join(lines))
+    return EXIT_OK
+
+
+def _report(engine, args, as_json: bool, lang: str) -> int:
+    from kpi.report import ReportError, build_report, render
+
+    try:
+        report = build_report(engine, args.year, args.quarter, args.program, lang)
+    except ReportError as exc:
+        _fail(exc.message(lang), as_json)
+        return EXIT_REFUSED
+    content = render(report, args.format)
+    try:
+        args.output.write_bytes(content)
+    except OSError as exc:
+        _fail(f"無法寫入 {args.output}：{exc.strerror}", as_json)
+        return EXIT_REFUSED
+    _emit(
+        {"file": str(args.output), "format": args.format, "bytes": len(content)},
+        as_json,
+        f"已寫出報告 {args.output}",
+    )
     return EXIT_OK
 
 

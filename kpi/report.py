@@ -216,7 +216,7 @@ def has_plan(engine, year: int) -> bool:
     return engine.store.plan_source(year) is not None or load_bundled_plan().year == year
 
 
-def resolve_programs(engine, year: int, names: Sequence[str], lang: str = ZH) -> tuple[str, ...]:
+def resolve_programs(engine, year: int, names: Sequence[str]) -> tuple[str, ...]:
     """Program names as the plan spells them; ReportError for a name neither plan nor budget has."""
     plan = engine.plan(year)
     known = set(plan.program_names)
@@ -225,10 +225,10 @@ def resolve_programs(engine, year: int, names: Sequence[str], lang: str = ZH) ->
     for name in names:
         canon = canonical_program(unicodedata.normalize("NFKC", name).strip())
         if canon not in known and canon not in budget:
-            listed = "、".join(plan.program_names)
+            zh, en = STRINGS["unknown_program"]
             raise ReportError(
-                STRINGS["unknown_program"][0].format(name=name, known=listed),
-                STRINGS["unknown_program"][1].format(name=name, known=listed),
+                zh.format(name=name, known="、".join(plan.program_names)),
+                en.format(name=name, known=", ".join(plan.program_names)),
             )
         out.append(canon)
     return tuple(dict.fromkeys(out))
@@ -255,7 +255,7 @@ def build_report(
         raise ReportError(
             t[0]("no_plan", year=t[0].year(year)), t[1]("no_plan", year=t[1].year(year))
         )
-    programs = resolve_programs(engine, year, programs, lang)
+    programs = resolve_programs(engine, year, programs)
     plan: Plan = engine.plan(year)
     status = engine.status(year, quarter, programs)
     grid = figures.indicator_grid(engine.store, engine.catalog, year, programs)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from kpi import charts
+from kpi import charts, report
 from kpi.catalog import LIGHT_SYMBOLS, LIGHTS, LOWER
 from kpi.figures import KpiFigure
 from kpi.i18n import fmt_percent, fmt_quarter_short, fmt_value
@@ -80,7 +80,19 @@ PAGE_STRINGS: dict[str, tuple[str, str]] = {
     "unit": ("單位", "Unit"),
     "previous": ("上季累計值", "Previous quarter (YTD)"),
     "count_of": ("{light}指標數", "{light} indicators"),
+    "report_header": ("季報告", "Quarterly briefing report"),
+    "report_help": (
+        "依目前的篩選條件（年度、季別、工作計畫、語言）產製報告：HTML 可離線開啟並以 A4 列印；"
+        "Excel 及 ODS 為審查用的績效表。",
+        "A report for the filters on screen (year, quarter, work programs, language): HTML opens "
+        "offline and prints on A4; Excel and ODS hold the performance table reviews use.",
+    ),
+    "report_format": ("格式", "Format"),
+    "report_prepare": ("產製報告", "Prepare the report"),
+    "report_preparing": ("正在產製報告…", "Writing the report…"),
+    "report_download": ("下載報告", "Download the report"),
 }
+REPORT_FORMAT_NAMES = {"html": "HTML", "xlsx": "Excel (.xlsx)", "ods": "ODS (.ods)"}
 
 t = translator(PAGE_STRINGS)
 f = current_filters()
@@ -324,3 +336,40 @@ for start in range(0, len(now.kpis), PER_ROW):
                 )
             )
 downloads(indicator_frame(now.kpis), f"indicators_{f.year}Q{f.quarter}", "overview_indicators")
+
+# -- the briefing report (季報告) for the filters on screen ----------------------------------------
+
+st.subheader(t("report_header"))
+st.caption(t("report_help"))
+fmt = st.radio(
+    t("report_format"),
+    report.FORMATS,
+    key="report_format",
+    horizontal=True,
+    format_func=REPORT_FORMAT_NAMES.get,
+)
+# Written only on request (the HTML carries Plotly's 4 MB script) and kept in the session
+# until the data, the filters or the format change.
+token = (version(), f.year, f.quarter, f.programs, f.lang, fmt)
+held = st.session_state.get("_report_file")
+if held is None or held[0] != token:
+    held = None
+    if st.button(t("report_prepare"), key="report_prepare", icon=":material/description:"):
+        with st.spinner(t("report_preparing")):
+            try:
+                briefing = report.build_report(eng, f.year, f.quarter, f.programs, f.lang)
+            except report.ReportError as err:
+                st.error(err.message(f.lang))
+            else:
+                held = (token, report.file_name(briefing, fmt), report.render(briefing, fmt))
+                st.session_state["_report_file"] = held
+if held is not None:
+    st.download_button(
+        t("report_download"),
+        held[2],
+        file_name=held[1],
+        mime=report.MIME[fmt],
+        key="report_download",
+        icon=":material/download:",
+        on_click="ignore",  # a download needs no rerun of the page
+    )
