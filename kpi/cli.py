@@ -378,7 +378,7 @@ def _report(engine, args, as_json: bool, lang: str) -> int:
     _emit(
         {"file": str(args.output), "format": args.format, "bytes": len(content)},
         as_json,
-        f"已寫出報告 {args.output}",
+        f"Wrote the report to {args.output}" if lang == "en" else f"已寫出報告 {args.output}",
     )
     return EXIT_OK
 

@@ -65,6 +65,7 @@ STRINGS: dict[str, tuple[str, str]] = {
         "falls below {yellow}.",
     ),
     "no_risks": ("本季沒有紅燈或預警指標。", "No indicator is red or at risk this quarter."),
+    "joiner": ("、", ", "),
     "why": ("紅燈", "Red"),
     "at_risk": ("預警", "At risk"),
     "no_note": ("（未填報說明）", "(no commentary reported)"),
@@ -135,6 +136,8 @@ COLUMNS = (
     "col_projection",
     "col_note",
 )
+# Text on a light's fill: white where the fill is dark enough to need it.
+LIGHT_TEXT = {"green": "#ffffff", "yellow": "#000000", "red": "#ffffff", "white": "#000000"}
 # Number formats of the spreadsheet cells, by the indicator's declared format.
 XLSX_FORMATS = {"count": "#,##0", "number": "#,##0.00", "percent": "0.0%"}
 ACHIEVEMENT_FORMAT = "0.0%"
@@ -435,6 +438,7 @@ def to_xlsx(report: Report) -> bytes:
                 cell.alignment = Alignment(vertical="top")
             if item.light:
                 cell.fill = fills[item.light]
+                cell.font = Font(bold=True, color=LIGHT_TEXT[item.light].lstrip("#").upper())
                 cell.alignment = Alignment(horizontal="center", vertical="top")
     widths = (30, 30, 14, 14, 14, 10, 10, 14, 50)
     for c, width in enumerate(widths, start=1):
@@ -505,6 +509,7 @@ def to_ods(report: Report) -> bytes:
         style = Style(name=f"light_{n}", family="table-cell")
         style.addElement(TableCellProperties(backgroundcolor=LIGHT_COLOURS[n], verticalalign="top"))
         style.addElement(ParagraphProperties(textalign="center"))
+        style.addElement(TextProperties(color=LIGHT_TEXT[n], fontweight="bold"))
         doc.automaticstyles.addElement(style)
         light_styles[n] = style.getAttribute("name")
     bold = Style(name="bold", family="table-cell")
@@ -832,7 +837,7 @@ def to_html(report: Report) -> bytes:
             why.append(t("at_risk"))
         out.append(
             f"<h3>{_light(report, k.light)} {_e(indicator_label(report, k))}"
-            f' <span class="flag">［{_e("、".join(why))}］</span></h3>'
+            f' <span class="flag">［{_e(t("joiner").join(why))}］</span></h3>'
             f"<p>{_e(t('col_actual'))} {_e(fmt_value(k.actual, fmt))}／{_e(t('col_target'))} "
             f"{_e(fmt_value(k.target, fmt))}（{_e(t('col_achievement'))} {_e(fmt_percent(k.achievement))}）"
             f"　{_e(t('projection'))} {_e(fmt_value(k.projection, fmt))}"

@@ -10,7 +10,6 @@ import pytest
 from kpi import report
 from kpi.engine import Engine
 from kpi.store import Store
-from tests.e2e.conftest import CHROMIUM_ARGS
 
 pytestmark = pytest.mark.e2e
 
@@ -33,27 +32,15 @@ def report_file(tmp_path_factory):
     return path, rep
 
 
-@pytest.fixture(scope="module")
-def chromium():
-    from playwright.sync_api import sync_playwright
-
-    from tests.e2e.conftest import CHROMIUM
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
-
-
 def pdf_pages(pdf: bytes) -> int:
     """Page objects in a PDF (Chromium writes them uncompressed: /Type /Page)."""
     return len(re.findall(rb"/Type\s*/Page(?!s)", pdf))
 
 
-def test_the_report_draws_offline_and_prints_on_a4(chromium, report_file):
+def test_the_report_draws_offline_and_prints_on_a4(browser, report_file):
     path, rep = report_file
     url = path.as_uri()
-    context = chromium.new_context()
+    context = browser.new_context()
     blocked: list[str] = []
 
     def only_the_file(route) -> None:
