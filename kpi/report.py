@@ -18,6 +18,7 @@ import io
 import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import pandas as pd
 import plotly.graph_objects as go
@@ -41,6 +42,9 @@ from kpi.i18n import (
 )
 from kpi.plan import Plan, load_bundled_plan
 from kpi.relations import canonical_program
+
+if TYPE_CHECKING:
+    from kpi.engine import Engine
 
 FORMATS = ("html", "xlsx", "ods")
 MIME = {
@@ -66,6 +70,8 @@ STRINGS: dict[str, tuple[str, str]] = {
     ),
     "no_risks": ("本季沒有紅燈或預警指標。", "No indicator is red or at risk this quarter."),
     "joiner": ("、", ", "),
+    "colon": ("：", ": "),
+    "gap": ("　", "   "),
     "why": ("紅燈", "Red"),
     "at_risk": ("預警", "At risk"),
     "no_note": ("（未填報說明）", "(no commentary reported)"),
@@ -174,9 +180,8 @@ class BudgetSection:
     """Budget execution at the report month: program × 經資門 rows with subtotals and total."""
 
     month: int | None
-    table: (
-        pd.DataFrame
-    )  # views.budget_table columns: program, kind, budget, allotted, executed, rate, row
+    # views.budget_table's columns: program, kind, budget, allotted, executed, rate, row.
+    table: pd.DataFrame
 
 
 @dataclass(frozen=True)
@@ -214,12 +219,12 @@ class Report:
 # -- building -------------------------------------------------------------------------------
 
 
-def has_plan(engine, year: int) -> bool:
+def has_plan(engine: Engine, year: int) -> bool:
     """Whether the year has a plan: stored, or the bundled one."""
     return engine.store.plan_source(year) is not None or load_bundled_plan().year == year
 
 
-def resolve_programs(engine, year: int, names: Sequence[str]) -> tuple[str, ...]:
+def resolve_programs(engine: Engine, year: int, names: Sequence[str]) -> tuple[str, ...]:
     """Program names as the plan spells them; ReportError for a name neither plan nor budget has."""
     plan = engine.plan(year)
     known = set(plan.program_names)
@@ -237,15 +242,15 @@ def resolve_programs(engine, year: int, names: Sequence[str]) -> tuple[str, ...]
     return tuple(dict.fromkeys(out))
 
 
-def data_as_of(engine) -> dt.datetime | None:
+def data_as_of(engine: Engine) -> dt.datetime | None:
     """When the stored data last changed: the newest import or undo."""
-    times = [b.created_at for b in engine.store.batches()]
-    times += [b.undone_at for b in engine.store.batches() if b.undone_at is not None]
+    batches = engine.store.batches()
+    times = [b.created_at for b in batches] + [b.undone_at for b in batches if b.undone_at]
     return max(times) if times else None
 
 
 def build_report(
-    engine,
+    engine: Engine,
     year: int,
     quarter: int,
     programs: Sequence[str] = (),
@@ -254,10 +259,8 @@ def build_report(
 ) -> Report:
     """The report's figures for one quarter and program filter (ReportError when it cannot be)."""
     if not has_plan(engine, year):
-        t = Translator(ZH, STRINGS), Translator(EN, STRINGS)
-        raise ReportError(
-            t[0]("no_plan", year=t[0].year(year)), t[1]("no_plan", year=t[1].year(year))
-        )
+        zh, en = (Translator(lang, STRINGS) for lang in (ZH, EN))
+        raise ReportError(zh("no_plan", year=zh.year(year)), en("no_plan", year=en.year(year)))
     programs = resolve_programs(engine, year, programs)
     plan: Plan = engine.plan(year)
     status = engine.status(year, quarter, programs)
@@ -286,7 +289,7 @@ def build_report(
 
 
 def _budget(
-    engine, plan: Plan, year: int, quarter: int, programs: tuple[str, ...]
+    engine: Engine, plan: Plan, year: int, quarter: int, programs: tuple[str, ...]
 ) -> BudgetSection:
     month = views.report_month(engine.store, year, quarter)
     if month is None:
@@ -328,18 +331,20 @@ def title(report: Report) -> str:
 
 def scope(report: Report) -> str:
     t = report.t
-    return "、".join(report.programs) if report.programs else t("all_programs")
+    return t("joiner").join(report.programs) if report.programs else t("all_programs")
 
 
 def filters_line(report: Report) -> str:
     """Year, quarter, programs and the data's as-of time, in one line (the spreadsheets' title)."""
     t = report.t
     as_of = fmt_datetime(report.as_of, report.lang) if report.as_of else t("as_of_none")
-    return (
-        f"{t('year')}：{t.year(report.year)}　{t('quarter')}："
-        f"{fmt_quarter_short(report.quarter, report.lang)}　{t('scope')}：{scope(report)}　"
-        f"{t('as_of')}：{as_of}"
+    parts = (
+        (t("year"), t.year(report.year)),
+        (t("quarter"), fmt_quarter_short(report.quarter, report.lang)),
+        (t("scope"), scope(report)),
+        (t("as_of"), as_of),
     )
+    return t("gap").join(f"{name}{t('colon')}{value}" for name, value in parts)
 
 
 def goal_label(report: Report, goal_id: str) -> str:
@@ -402,20 +407,24 @@ def headers(report: Report) -> list[str]:
 
 
 def _text(value: str) -> str:
-    return str(neutralise(value))
+    """Text for a spreadsheet cell: without the control characters XML cannot hold (removed
+    first, so "\x08=1" cannot become a formula once they are gone), then neutralised."""
+    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+
+    return str(neutralise(ILLEGAL_CHARACTERS_RE.sub("", value)))
 
 
 def to_xlsx(report: Report) -> bytes:
     """The performance table as .xlsx: title row, frozen header, typed and formatted cells."""
     from openpyxl import Workbook
-    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE, TYPE_STRING
+    from openpyxl.cell.cell import TYPE_STRING
     from openpyxl.styles import Alignment, Font, PatternFill
     from openpyxl.utils import get_column_letter
 
     wb = Workbook()
     ws = wb.active
     ws.title = report.t("sheet")
-    ws.append([_text(f"{title(report)}　{filters_line(report)}")])
+    ws.append([_text(f"{title(report)}{report.t('gap')}{filters_line(report)}")])
     ws.merge_cells(start_row=1, start_column=1, end_row=1, end_column=len(COLUMNS))
     ws["A1"].font = Font(bold=True, size=13)
     ws.append(headers(report))
@@ -428,8 +437,7 @@ def to_xlsx(report: Report) -> bytes:
             value = item.value
             cell = ws.cell(r, c)
             if isinstance(value, str):
-                # Control characters cannot be stored; drop them before neutralising.
-                cell.value = _text(ILLEGAL_CHARACTERS_RE.sub("", value))
+                cell.value = _text(value)
                 cell.data_type = TYPE_STRING  # never a formula, whatever the text
                 cell.alignment = Alignment(vertical="top", wrap_text=True)
             else:
@@ -533,7 +541,9 @@ def to_ods(report: Report) -> bytes:
     row = TableRow()
     row.addElement(
         text_cell(
-            f"{title(report)}　{filters_line(report)}", "bold", numbercolumnsspanned=len(COLUMNS)
+            f"{title(report)}{report.t('gap')}{filters_line(report)}",
+            "bold",
+            numbercolumnsspanned=len(COLUMNS),
         )
     )
     for _ in COLUMNS[1:]:

@@ -19,6 +19,7 @@ from kpi.catalog import LIGHT_COLOURS, LIGHT_EN, LIGHT_ZH, Thresholds
 from kpi.cli import main
 from kpi.engine import Engine
 from kpi.figures import KpiFigure
+from kpi.i18n import fmt_datetime
 from kpi.ingest.read import read_workbook
 from kpi.store import Store
 from tests.app_helpers import app_store, errors, open_page, store_url
@@ -273,6 +274,15 @@ def test_commentary_cannot_run_as_a_formula(hostile):
         assert b"table:formula" not in z.read("content.xml")
 
 
+def test_control_characters_cannot_hide_a_formula(eng):
+    rep = report.build_report(eng, YEAR, 3)
+    first, *rest = rep.status.kpis
+    sneaky = dataclasses.replace(first, note="\x08=1+1\x1f")
+    rep = dataclasses.replace(rep, status=dataclasses.replace(rep.status, kpis=(sneaky, *rest)))
+    assert xlsx_sheet(report.to_xlsx(rep))["I3"].value == "'=1+1"
+    assert ods_rows(report.to_ods(rep))[2][8] == "'=1+1"
+
+
 def test_a_revised_target_shows_the_original_beside_it(hostile):
     rep = report.build_report(hostile, YEAR, 3)
     k = next(k for k in rep.status.kpis if k.id == "K6.1")
@@ -337,7 +347,7 @@ def test_html_is_self_contained_printable_and_has_a_section_per_goal(eng, quarte
     assert charts == len(goals) + (1 if rep.budget.month else 0)
     # The filters and the data's time are stated.
     heading = "Data as of" if lang == "en" else "資料截至"
-    assert heading in text and report.filters_line(rep).split("：")[-1] in text
+    assert heading in text and fmt_datetime(rep.as_of, lang) in text
     for name in programs:
         assert name in text
     assert ('lang="en"' in text) == (lang == "en")
