@@ -236,3 +236,15 @@ def test_a_corrected_file_lists_its_changed_rows_and_the_lights_before_and_after
     assert errors(at) == []
     after = next(k for k in eng.status(108, 3).kpis if k.id == "K4.1")
     assert (after.actual, after.light) == (120, "red")
+
+
+def test_uploaded_text_in_the_diff_is_shown_as_text(eng):
+    stored = eng.store.current_rows("kpi_values", 108)
+    k51 = stored[(stored["kpi"] == "K5.1") & (stored["quarter"] == 4)].iloc[0]
+    note = "**粗體** <b>x</b> [連結](http://example.com) =1+2"
+    content = xlsx_bytes({"指標填報": [VALUES_HEADER, ["K5.1", 108, "第4季", k51["value"], note]]})
+    at = _upload(open_page(PAGE), ("k51_note.xlsx", content))
+    assert errors(at) == []
+    diff = _table(at, "原值")
+    assert list(diff["欄位"]) == ["說明"] and list(diff["新值"]) == [note]
+    assert not any("粗體" in m.value for m in at.markdown)
