@@ -28,6 +28,7 @@ PAGES = [
     ("pages/budget.py", "budget", ":material/payments:"),
     ("pages/consular.py", "consular", ":material/badge:"),
     ("pages/visits.py", "visits", ":material/flight:"),
+    ("pages/coverage.py", "coverage", ":material/fact_check:"),
     ("pages/upload.py", "upload", ":material/upload_file:"),
     ("pages/history.py", "history", ":material/history:"),
     ("pages/plan.py", "plan", ":material/library_books:"),

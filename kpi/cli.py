@@ -101,6 +101,11 @@ def _parser() -> argparse.ArgumentParser:
     rep.add_argument("--format", required=True, choices=("html", "xlsx", "ods"))
     rep.add_argument("-o", "--output", type=Path, required=True, help="the file to write")
 
+    cov = sub.add_parser(
+        "coverage", parents=[common], help="which months and quarters of a year hold data"
+    )
+    cov.add_argument("--year", type=roc_year, required=True)
+
     plan = sub.add_parser("plan", parents=[common], help="the 施政計畫")
     psub = plan.add_subparsers(dest="plan_command", required=True)
     pp = psub.add_parser("parse", parents=[common], help="parse a plan text (nothing stored)")
@@ -220,6 +225,8 @@ def _run(args, as_json: bool, lang: str) -> int:
         return _status(engine, args, as_json, lang)
     if cmd == "report":
         return _report(engine, args, as_json, lang)
+    if cmd == "coverage":
+        return _coverage(engine, args, as_json, lang)
     if cmd == "batches":
         bs = [b.as_json() for b in engine.store.batches()]
         lines = [
@@ -307,6 +314,11 @@ def _import(engine, args, as_json: bool, lang: str) -> int:
         lines.append(f"{d['file']}：{head}（{d['dataset'] or '—'}，{d['rows']} 列{batch}）")
         if d["status"] == "imported" and not d["batch"]:
             lines.append("  內容與資料庫相同，未新增批次。")
+        if d["status"] == "valid":
+            c = d["changes"]
+            lines.append(
+                f"  匯入將新增 {c['new']} 列、變更 {c['changed']} 列、未變更 {c['unchanged']} 列、移除 {c['removed']} 列"
+            )
         for p in d["errors"]:
             lines.append(f"  錯誤 {_where(p)}{p['message']}")
         for p in d["warnings"]:
@@ -381,6 +393,43 @@ def _report(engine, args, as_json: bool, lang: str) -> int:
         f"Wrote the report to {args.output}" if lang == "en" else f"已寫出報告 {args.output}",
     )
     return EXIT_OK
+
+
+def _coverage(engine, args, as_json: bool, lang: str) -> int:
+    from kpi.coverage import coverage
+
+    cov = coverage(engine.store, engine.catalog, args.year)
+    en = lang == "en"
+
+    def label(name: str) -> str:
+        ds = DATASETS[name]
+        return ds.label_en if en else ds.label_zh
+
+    def cells(have: tuple[int, ...], periods: range) -> str:
+        return " ".join(f"{'✓' if p in have else '·':>3}" for p in periods)
+
+    width = 18
+    lines = [
+        f"{args.year + 1911} data completeness (✓ data, · none)"
+        if en
+        else f"{args.year}年 資料完整度（✓ 有資料，· 無資料）",
+        f"{'':<{width}}" + " ".join(f"{m:>3}" for m in range(1, 13)),
+    ]
+    lines += [_pad(label(n), width) + cells(ms, range(1, 13)) for n, ms in cov.months.items()]
+    lines.append(f"{'':<{width}}" + " ".join(f"{'Q' + str(q):>3}" for q in range(1, 5)))
+    lines += [_pad(label(n), width) + cells(qs, range(1, 5)) for n, qs in cov.quarters.items()]
+    for kpi, qs in cov.values.items():
+        ind = engine.catalog.indicator(kpi)
+        name = ind.name_en if en else ind.name_zh
+        lines.append(f"{kpi:<{width}}" + cells(qs, range(1, 5)) + f"  {name}")
+    _emit(cov.as_json(), as_json, "\n".join(lines))
+    return EXIT_OK
+
+
+def _pad(text: str, width: int) -> str:
+    """Left-justify for a terminal, where a CJK character takes two columns."""
+    used = sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
+    return text + " " * max(1, width - used)
 
 
 def _plan(args, as_json: bool, lang: str) -> int:

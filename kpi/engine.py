@@ -15,6 +15,7 @@ from pathlib import Path
 from kpi import figures
 from kpi.auth import LOCAL, PermissionDenied, Role, User, require
 from kpi.catalog import Catalog, find_indicator, load_catalog
+from kpi.diff import ImportPreview, preview
 from kpi.ingest import Context, FileReport, analyze
 from kpi.ingest.read import DEFAULT_LIMITS, Limits
 from kpi.ingest.report import ERROR, Problem
@@ -405,6 +406,15 @@ class Engine:
             refused = dataclasses.replace(report, problems=[*report.problems, problem])
             return ImportResult(refused, "refused")
         return ImportResult(report, "valid", None, outcome.changes)
+
+    def preview_import(self, report: FileReport, replace: bool = False) -> ImportPreview:
+        """上傳差異: the rows a checked file changes (old → new) and the figures of its
+        quarters now and after the import, computed without writing anything."""
+        frames = {
+            name: f.drop(columns=[c for c in ("_sheet", "_row") if c in f])
+            for name, f in report.frames.items()
+        }
+        return preview(self.store, self.catalog, self.plan, frames, replace)
 
 
 def bundled_source() -> str:

@@ -16,10 +16,11 @@ import hashlib
 import json
 import os
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 import pandas as pd
@@ -44,6 +45,9 @@ from kpi.schema import (
 )
 
 __all__ = ["ROW_TABLES", "Store", "StoreError", "metadata"]
+
+T = TypeVar("T")
+U = TypeVar("U")
 
 
 class StoreError(Exception):
@@ -733,6 +737,85 @@ class Store:
         return int(
             versions[versions["batch_id"] == batch_id].drop_duplicates(list(ds.key)).shape[0]
         )
+
+    # -- what-if (upload diff) ---------------------------------------------------------
+
+    def preview_frames(
+        self,
+        frames: dict[str, pd.DataFrame],
+        *,
+        before: Callable[[Store], T],
+        after: Callable[[Store], U],
+        replace_quarters: bool = False,
+    ) -> tuple[ImportOutcome, T, U]:
+        """What importing the frames would do, seen by ``before`` and ``after``; nothing is kept.
+
+        The import is written inside one transaction that is rolled back, so ``after`` sees
+        exactly what a real import would leave (summaries included) while no other
+        connection ever does. Both callbacks get the store as that transaction sees it. The
+        version is not bumped (nothing changes for caches) and the batch id is chosen by
+        hand, so not even PostgreSQL's id sequence moves.
+        """
+        frames = {name: _with_period(name, frame) for name, frame in frames.items()}
+        engine = self.engine.execution_options(sqlite_begin="IMMEDIATE")
+        with engine.connect() as conn, conn.begin() as tx:
+            if conn.dialect.name == "postgresql":
+                # Serialised with imports: the summaries it rewrites are theirs too.
+                conn.execute(sa.text("SELECT pg_advisory_xact_lock(7302020)"))
+            view = _Snapshot(self, conn)
+            seen_before = before(view)
+            plans_ = {
+                name: self._diff(conn, DATASETS[name], frame, replace_quarters and name == "visits")
+                for name, frame in frames.items()
+            }
+            changes = {name: p.changes for name, p in plans_.items()}
+            if any(c.writes_anything for c in changes.values()):
+                batch_id = conn.execute(
+                    sa.select(sa.func.coalesce(sa.func.max(batches.c.id), 0) + 1)
+                ).scalar_one()
+                conn.execute(
+                    sa.insert(batches).values(
+                        id=batch_id,
+                        datasets=",".join(frames),
+                        file_name="(preview)",
+                        sha256="",
+                        size=0,
+                        who="preview",
+                        created_at=_now(),
+                        rows=0,
+                        new=0,
+                        changed=0,
+                        unchanged=0,
+                        removed=0,
+                        summary="{}",
+                        status="active",
+                    )
+                )
+                for name, p in plans_.items():
+                    self._apply(conn, DATASETS[name], frames[name], p, batch_id)
+            seen_after = after(view)
+            tx.rollback()
+        return ImportOutcome(None, changes, written=False), seen_before, seen_after
+
+
+class _Snapshot(Store):
+    """The store as one open transaction sees it: every read goes through that connection."""
+
+    def __init__(self, base: Store, conn: Connection) -> None:
+        self.url = base.url
+        self.engine = base.engine
+        self._conn = conn
+
+    @contextmanager
+    def read(self) -> Iterator[Connection]:
+        yield self._conn
+
+    def _write(self) -> Iterator[Connection]:
+        raise RuntimeError("the store seen by a preview is read-only")
+
+    def version(self) -> int:
+        value = self._conn.execute(sa.select(meta.c.value).where(meta.c.key == "version")).scalar()
+        return int(value or 0)
 
 
 @dataclass(frozen=True)

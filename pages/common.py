@@ -306,6 +306,14 @@ def sidebar(eng: Engine) -> Filters:
     return f
 
 
+COVERAGE_PAGE = "pages/coverage.py"
+
+
+def coverage_link(t: Translator) -> None:
+    """Where a white light (no data) leads: what has not arrived, on the 資料完整度 page."""
+    st.page_link(COVERAGE_PAGE, label=t("coverage_link"), icon=":material/fact_check:")
+
+
 ENTRY_FLAG = "_via_entrypoint"
 
 

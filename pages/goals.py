@@ -10,6 +10,7 @@ from kpi.catalog import LIGHT_SYMBOLS, LIGHTS, LOWER
 from kpi.figures import QUARTERS, KpiFigure
 from kpi.i18n import fmt_percent, fmt_quarter_short, fmt_value
 from pages.common import (
+    coverage_link,
     current_filters,
     downloads,
     engine,
@@ -112,6 +113,8 @@ c.metric(
     delta_color="off",
     delta_arrow="off",
 )
+if tally["white"]:
+    coverage_link(t)
 
 st.markdown(f"##### {t('strategies')}")
 if goal.strategies:

@@ -10,6 +10,7 @@ from kpi.catalog import LIGHT_SYMBOLS, LIGHTS, LOWER
 from kpi.figures import KpiFigure
 from kpi.i18n import fmt_percent, fmt_quarter_short, fmt_value
 from pages.common import (
+    coverage_link,
     current_filters,
     downloads,
     engine,
@@ -200,6 +201,8 @@ st.markdown(
         lights="　".join(f"{light_label(n)} **{counts[n]}**" for n in LIGHTS),
     )
 )
+if counts["white"]:
+    coverage_link(t)
 
 st.subheader(t("goals_header"))
 if f.programs:
@@ -310,6 +313,8 @@ if reds:
 
 st.subheader(t("cards_header", period=period))
 st.caption(t("cards_note"))
+if counts["white"]:
+    coverage_link(t)
 PER_ROW = 5
 for start in range(0, len(now.kpis), PER_ROW):
     for col, k in zip(st.columns(PER_ROW), now.kpis[start : start + PER_ROW], strict=False):

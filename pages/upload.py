@@ -11,6 +11,7 @@ file again unless the store changed underneath it.
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import hashlib
 import logging
 
@@ -18,8 +19,18 @@ import pandas as pd
 import streamlit as st
 
 from kpi.auth import Role
+from kpi.catalog import LIGHT_SYMBOLS
+from kpi.diff import REMOVED, ImportPreview
 from kpi.engine import Engine, ImportResult
-from kpi.i18n import ROC_OFFSET, fmt_category, fmt_date, fmt_months, fmt_quarters
+from kpi.i18n import (
+    ROC_OFFSET,
+    fmt_category,
+    fmt_date,
+    fmt_months,
+    fmt_percent,
+    fmt_quarters,
+    fmt_value,
+)
 from kpi.ingest.datasets import CHOICE, DATASETS
 from kpi.ingest.report import Problem
 from kpi.templates import template_bytes
@@ -140,6 +151,49 @@ PAGE_STRINGS: dict[str, tuple[str, str]] = {
         "與資料庫目前的資料比較：相同鍵值（例如年度、月份、工作計畫、經資門）的列會被取代。",
         "Compared with what is stored now: rows with the same key (e.g. year, month, program, kind) replace the stored ones.",
     ),
+    "diff_rows": ("變更的資料列（原值 → 新值）", "Changed rows (old → new)"),
+    "diff_rows_help": (
+        "列出此檔會改變的每一列：哪個欄位、原本的值與匯入後的值。新增的列請見上方預覽。",
+        "Every stored row this file would change: which field, its stored value and the value after the import. New rows are in the preview above.",
+    ),
+    "diff_none": ("沒有既有資料列會被變更。", "No stored row would change."),
+    "col_change": ("異動", "Change"),
+    "col_field": ("欄位", "Field"),
+    "col_old": ("原值", "Old value"),
+    "col_new_value": ("新值", "New value"),
+    "action_changed": ("變更", "Changed"),
+    "action_removed": ("移除", "Removed"),
+    "removed_row": ("（整列移除）", "(row removed)"),
+    "diff_figures": ("匯入前後的指標燈號", "Indicators before → after the import"),
+    "diff_figures_help": (
+        "試算結果（未寫入資料庫）：匯入此檔後受影響季別的累計實際值與燈號；「有變動」標示會改變的指標。",
+        "A what-if (nothing is stored): year-to-date values and lights of the affected quarters now and after importing this file; “Moves” marks the indicators that would change.",
+    ),
+    "diff_figures_moved": (
+        "匯入後有 {n} 項指標的數值或燈號會改變。",
+        "{n} indicator figure(s) would change after the import.",
+    ),
+    "diff_goals": ("施政目標燈號（匯入前 → 匯入後）", "Goal lights (before → after)"),
+    "col_before": ("匯入前累計實際值", "Actual now"),
+    "col_after": ("匯入後累計實際值", "Actual after"),
+    "col_light_before": ("匯入前燈號", "Light now"),
+    "col_light_after": ("匯入後燈號", "Light after"),
+    "col_ach_before": ("匯入前達成度", "Achievement now"),
+    "col_ach_after": ("匯入後達成度", "Achievement after"),
+    "col_moved": ("有變動", "Moves"),
+    "col_code": ("代碼", "ID"),
+    "diff_large": (
+        "此檔有 {rows} 列；逐列差異與燈號試算需要完整試算一次匯入，請按下方按鈕計算。",
+        "This file has {rows} rows; the row-by-row diff and the what-if lights take a full trial import. Press the button to compute them.",
+    ),
+    "diff_compute": (
+        "計算逐列差異與匯入後燈號",
+        "Compute the row diff and the lights after import",
+    ),
+    "diff_failed": (
+        "計算差異時發生未預期的錯誤，已記錄；仍可依上方的列數匯入。",
+        "Computing the diff failed unexpectedly; this has been logged. The counts above still hold.",
+    ),
     "given": (
         "檔案中找不到年度或期間。請指定後系統會重新檢查：",
         "The file does not state its year or period. Give them and the file is checked again:",
@@ -167,12 +221,16 @@ PAGE_STRINGS: dict[str, tuple[str, str]] = {
 }
 
 MAX_PREVIEW_ROWS = 50
+# Files up to this many rows get the row diff and the what-if lights at once; a larger one
+# on request (the what-if is a full trial import, rolled back).
+AUTO_DIFF_ROWS = 20_000
 FILE_TYPES = ["xlsx", "xlsm", "xls", "ods"]
 UPLOADER_KEY = "upload_files"
 # session state: (sha256, year, quarter, replace) → (store version, ImportResult or None)
 _DRY_RUNS = "upload_dry_runs"
 _RESULTS = "upload_results"  # session state: sha256 → the ImportResult of this session's import
 _USED = "upload_dry_runs_used"  # session state: the dry-run keys this run asked for
+_PREVIEWS = "upload_previews"  # session state: (dry-run key, store version) → ImportPreview
 
 log = logging.getLogger("kpi.pages.upload")
 t = translator(PAGE_STRINGS)
@@ -238,6 +296,25 @@ def dry_run(eng: Engine, up: Upload, opts: Options) -> ImportResult | None:
     return entry[1]
 
 
+def import_preview(
+    eng: Engine, up: Upload, opts: Options, result: ImportResult
+) -> ImportPreview | None:
+    """The changed rows and the lights before → after, once per file, options and store
+    version (nothing is written); None when the computation itself failed."""
+    cache: dict = st.session_state.setdefault(_PREVIEWS, {})
+    key = (up.sha256, opts.year, opts.quarter, opts.replace)
+    version = eng.store.version()
+    entry = cache.get(key)
+    if entry is None or entry[0] != version:
+        try:
+            entry = (version, eng.preview_import(result.report, replace=opts.replace))
+        except Exception:
+            log.exception("preview of %s failed", up.name)
+            entry = (version, None)
+        cache[key] = entry
+    return entry[1]
+
+
 def run_import(eng: Engine, up: Upload, opts: Options) -> ImportResult | None:
     """Import a file for real; the result is kept for this session's later reruns."""
     try:
@@ -268,9 +345,10 @@ def importable(result: ImportResult | None) -> bool:
 def prune_cache() -> None:
     """Forget dry runs this run did not use (files removed, options changed, store changed)."""
     used = st.session_state.pop(_USED, set())
-    cache: dict = st.session_state.get(_DRY_RUNS, {})
-    for key in [k for k in cache if k not in used]:
-        del cache[key]
+    for name in (_DRY_RUNS, _PREVIEWS):
+        cache: dict = st.session_state.get(name, {})
+        for key in [k for k in cache if k not in used]:
+            del cache[key]
 
 
 # -- formatting ---------------------------------------------------------------------------------
@@ -460,6 +538,100 @@ def changes_table(result: ImportResult) -> pd.DataFrame:
     )
 
 
+def value_text(value: object) -> str:
+    """A stored value as the diff shows it: numbers with separators, dates and categories
+    as the interface writes them. Always text: uploaded text is never Markdown here."""
+    if value is None:
+        return "—"
+    if isinstance(value, bool):
+        return str(value)
+    if isinstance(value, int):
+        return f"{value:,}"
+    if isinstance(value, float):
+        return f"{int(value):,}" if value.is_integer() else f"{value:,.4f}".rstrip("0").rstrip(".")
+    if isinstance(value, dt.date):
+        return fmt_date(value, t.lang)
+    return fmt_category(value, t.lang)
+
+
+def key_text(name: str, value: object) -> str:
+    return t.year(int(value)) if name == "year" else value_text(value)
+
+
+def row_diff_table(pv: ImportPreview, dataset: str) -> pd.DataFrame:
+    """The stored rows a file changes or removes: the key, then each changed field old → new."""
+    rows = []
+    for r in pv.rows:
+        if r.dataset != dataset:
+            continue
+        base = {_column_label(dataset, k): key_text(k, v) for k, v in r.key}
+        if r.action == REMOVED:
+            old = "；".join(
+                f"{_column_label(dataset, f.field)} {value_text(f.old)}" for f in r.fields
+            )
+            rows.append(
+                base
+                | {
+                    t("col_change"): t("action_removed"),
+                    t("col_field"): t("removed_row"),
+                    t("col_old"): old,
+                    t("col_new_value"): "—",
+                }
+            )
+            continue
+        for f in r.fields:
+            rows.append(
+                base
+                | {
+                    t("col_change"): t("action_changed"),
+                    t("col_field"): _column_label(dataset, f.field),
+                    t("col_old"): value_text(f.old),
+                    t("col_new_value"): value_text(f.new),
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+def figures_table(pv: ImportPreview) -> pd.DataFrame:
+    """Every indicator of the affected quarters: value, achievement and light now and after."""
+    rows = []
+    for fc in pv.figures:
+        fmt = eng.catalog.indicator(fc.id).format
+        a, b = fc.before, fc.after
+        rows.append(
+            {
+                t("quarter"): t.quarter(fc.year, fc.quarter),
+                t("col_code"): fc.id,
+                t("indicator"): t.pick(a.name_zh, a.name_en),
+                t("col_before"): fmt_value(a.actual, fmt),
+                t("col_after"): fmt_value(b.actual, fmt),
+                t("col_ach_before"): fmt_percent(a.achievement),
+                t("col_ach_after"): fmt_percent(b.achievement),
+                t("col_light_before"): f"{LIGHT_SYMBOLS[a.light]} {t.light(a.light)}",
+                t("col_light_after"): f"{LIGHT_SYMBOLS[b.light]} {t.light(b.light)}",
+                t("col_moved"): "✓" if fc.changed else "",
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def goals_table(pv: ImportPreview) -> pd.DataFrame:
+    return pd.DataFrame(
+        [
+            {
+                t("quarter"): t.quarter(year, q),
+                t("col_code"): a.id,
+                t("goal"): a.title,
+                t("col_ach_before"): fmt_percent(a.achievement),
+                t("col_ach_after"): fmt_percent(b.achievement),
+                t("col_light_before"): f"{LIGHT_SYMBOLS[a.light]} {t.light(a.light)}",
+                t("col_light_after"): f"{LIGHT_SYMBOLS[b.light]} {t.light(b.light)}",
+            }
+            for year, q, a, b in pv.goals
+        ]
+    )
+
+
 # -- drawing ------------------------------------------------------------------------------------
 
 
@@ -548,7 +720,7 @@ def show_result(result: ImportResult | None) -> None:
         st.success(t("imported", batch=result.batch, **total_changes(result)))
 
 
-def show_report(up: Upload, result: ImportResult) -> None:
+def show_report(up: Upload, result: ImportResult, opts: Options) -> None:
     """The dry-run report: verdict, facts, sheets and sources, problems, preview, changes."""
     r = result.report
     if result.status == "refused":
@@ -601,6 +773,48 @@ def show_report(up: Upload, result: ImportResult) -> None:
         changes = changes_table(result)
         st.dataframe(changes, hide_index=True)
         downloads(changes, f"{stem}_changes", f"up_{up.key}_changes")
+    if importable(result) and up.sha256 not in st.session_state.get(_RESULTS, {}):
+        show_diff(up, result, opts)
+
+
+def show_diff(up: Upload, result: ImportResult, opts: Options) -> None:
+    """上傳差異: the rows the file changes, old → new, and the lights before → after."""
+    flag = f"upload_diff_asked_{up.key}"
+    if result.report.rows > AUTO_DIFF_ROWS and not st.session_state.get(flag):
+        st.caption(t("diff_large", rows=f"{result.report.rows:,}"))
+        if not st.button(
+            t("diff_compute"), key=f"upload_diff_{up.key}", icon=":material/difference:"
+        ):
+            return
+        st.session_state[flag] = True
+    pv = import_preview(eng, up, opts, result)
+    if pv is None:
+        st.warning(t("diff_failed"))
+        return
+    stem = up.name.rsplit(".", 1)[0]
+    st.markdown(f"**{t('diff_rows')}**")
+    st.caption(t("diff_rows_help"))
+    listed = False
+    for name in pv.changes:
+        table = row_diff_table(pv, name)
+        if table.empty:
+            continue
+        listed = True
+        st.caption(dataset_label(name))
+        st.dataframe(table, hide_index=True)
+        downloads(table, f"{stem}_{name}_diff", f"up_{up.key}_{name}_diff")
+    if not listed:
+        st.caption(t("diff_none"))
+    st.markdown(f"**{t('diff_figures')}**")
+    st.caption(t("diff_figures_help"))
+    figs = figures_table(pv)
+    st.caption(t("diff_figures_moved", n=sum(1 for f in pv.figures if f.changed)))
+    st.dataframe(figs, hide_index=True)
+    downloads(figs, f"{stem}_lights_before_after", f"up_{up.key}_figures")
+    with st.expander(t("diff_goals")):
+        goals = goals_table(pv)
+        st.dataframe(goals, hide_index=True)
+        downloads(goals, f"{stem}_goals_before_after", f"up_{up.key}_goals")
 
 
 def import_button(up: Upload, result: ImportResult | None, opts: Options) -> None:
@@ -689,5 +903,5 @@ for box, (up, result, opts) in zip(sections, checked, strict=True):
         if result is None:
             st.error(t("check_failed", name=md_escape(up.name)))
         else:
-            show_report(up, result)
+            show_report(up, result, opts)
         import_button(up, result, opts)

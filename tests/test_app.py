@@ -34,6 +34,7 @@ def test_the_navigation_lists_every_page_under_its_url_key():
         "budget",
         "consular",
         "visits",
+        "coverage",
         "upload",
         "history",
         "plan",

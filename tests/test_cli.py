@@ -174,6 +174,27 @@ def test_a_dry_run_validates_and_writes_nothing(tmp_path, cli_json, db):
     assert code == 1 and doc["files"][0]["status"] == "refused"
 
 
+def test_a_dry_run_of_a_corrected_file_counts_exactly_the_rows_it_changes(tmp_path, cli, cli_json):
+    cli_json("import", write_xlsx(tmp_path / "visa.xlsx", {"簽證": VISA}))
+    corrected = [row[:] for row in VISA]
+    corrected[2][5] = 870  # one row changes; one is new; one stays as it was
+    corrected.append(["108/03", "駐日本代表處", "亞太", "停留簽證", 1300, 1250, 50, 4.0])
+    path = write_xlsx(tmp_path / "visa_v2.xlsx", {"簽證": corrected})
+    code, doc = cli_json("import", path, "--dry-run")
+    assert code == 0
+    [f] = doc["files"]
+    check_file_doc(f)
+    assert (f["status"], f["batch"]) == ("valid", None)
+    assert f["changes"] == {"new": 1, "changed": 1, "unchanged": 1, "removed": 0}
+    code, out, _ = cli("import", path, "--dry-run")
+    assert code == 0 and "新增 1 列、變更 1 列、未變更 1 列" in out
+    # A refused file says nothing would change.
+    bad = write_xlsx(tmp_path / "bad.xlsx", {"訪問": BAD_VISITS})
+    code, doc = cli_json("import", bad, "--dry-run")
+    assert code == 1
+    assert doc["files"][0]["changes"] == {"new": 0, "changed": 0, "unchanged": 0, "removed": 0}
+
+
 def test_importing_the_same_file_twice_adds_no_batch(tmp_path, cli, cli_json):
     path = write_xlsx(tmp_path / "visa.xlsx", {"簽證": VISA})
     first = cli_json("import", path)[1]["files"][0]
@@ -275,6 +296,60 @@ def test_status_json_contract(tmp_path, cli, cli_json):
     }
     code, out, _ = cli("status", "--year", "108", "--quarter", "1")
     assert code == 0 and out.startswith("108年第1季") and "K7.1" in out
+
+
+# -- coverage --------------------------------------------------------------------------------------
+
+
+def test_coverage_json_contract(tmp_path, cli, cli_json):
+    values = [["指標代碼", "年度", "季別", "實際值", "說明"], ["K4.1", 108, "第2季", 90, ""]]
+    for name, sheets in {
+        "budget": {"預算執行": BUDGET},
+        "visa": {"簽證": VISA},
+        "visits": {"訪問": VISITS},
+        "values": {"指標填報": values},
+    }.items():
+        assert cli_json("import", write_xlsx(tmp_path / f"{name}.xlsx", sheets))[0] == 0
+    code, doc = cli_json("coverage", "--year", "2019")
+    assert code == 0
+    assert doc == {
+        "year": 108,
+        "datasets": {
+            "budget": {"months": [3]},
+            "visa": {"months": [1, 2]},
+            "visits": {"quarters": [1]},
+            "kpi_values": {"K4.1": [2], "K5.1": []},
+        },
+    }
+    # Another year holds nothing; every uploaded indicator is still listed.
+    code, empty = cli_json("coverage", "--year", "109")
+    assert code == 0
+    assert empty["datasets"] == {
+        "budget": {"months": []},
+        "visa": {"months": []},
+        "visits": {"quarters": []},
+        "kpi_values": {"K4.1": [], "K5.1": []},
+    }
+    code, out, _ = cli("coverage", "--year", "108")
+    assert code == 0
+    lines = out.splitlines()
+    assert lines[0].startswith("108年")
+    budget = next(line for line in lines if line.startswith("預算執行"))
+    assert budget.split()[1:] == ["·", "·", "✓"] + ["·"] * 9
+    assert next(line for line in lines if line.startswith("K4.1")).split()[1:5] == [
+        "·",
+        "✓",
+        "·",
+        "·",
+    ]
+
+
+@pytest.mark.parametrize("args", [["coverage"], ["coverage", "--year", "abc"]])
+def test_coverage_usage_errors_exit_2(cli, cli_json, args):
+    code, doc = cli_json(*args)
+    assert code == 2 and doc["error"]
+    code, out, err = cli(*args)
+    assert code == 2 and out == "" and err.strip()
 
 
 # -- plan ------------------------------------------------------------------------------------------

@@ -7,6 +7,7 @@ import hashlib
 
 import pytest
 
+from kpi.catalog import LIGHT_SYMBOLS, LIGHT_ZH
 from kpi.i18n import EN
 from tests.app_helpers import app_store, errors, open_page, store_url
 from tests.workbooks import text_named_xlsx, xlsx_bytes
@@ -195,3 +196,55 @@ def test_the_report_in_english(eng):
     preview = _table(at, "Value (YTD)")
     assert list(preview["Year"]) == [2019]
     assert at.button(key=f"upload_import_{_key(content)}").label == "Import this file"
+
+
+def test_a_corrected_file_lists_its_changed_rows_and_the_lights_before_and_after(eng):
+    stored = eng.store.current_rows("kpi_values", 108)
+    k41 = stored[(stored["kpi"] == "K4.1") & (stored["quarter"] == 3)].iloc[0]
+    assert k41["value"] != 120
+    content = xlsx_bytes({"指標填報": [VALUES_HEADER, ["K4.1", 108, "第3季", 120, k41["note"]]]})
+    before = next(k for k in eng.status(108, 3).kpis if k.id == "K4.1")
+    at = open_page(PAGE)
+    version, batches = eng.store.version(), len(eng.store.batches())
+    _upload(at, ("k41_108Q3.xlsx", content))
+    assert errors(at) == []
+
+    # The changed row: its key, the field, the stored value and the file's.
+    diff = _table(at, "原值")
+    assert diff.to_dict("records") == [
+        {
+            "指標代碼": "K4.1",
+            "年度": "108年",
+            "季別": "3",
+            "異動": "變更",
+            "欄位": "實際值",
+            "原值": f"{int(k41['value']):,}",
+            "新值": "120",
+        }
+    ]
+    # The indicator figures of the affected quarter, now and as they would be after.
+    figures = _table(at, "匯入後燈號")
+    row = figures[figures["代碼"] == "K4.1"].iloc[0]
+    assert row["季別"] == "108年第3季" and row["有變動"] == "✓"
+    assert (row["匯入前累計實際值"], row["匯入後累計實際值"]) == (f"{before.actual:,.0f}", "120")
+    assert row["匯入前燈號"] == f"{LIGHT_SYMBOLS[before.light]} {LIGHT_ZH[before.light]}"
+    assert row["匯入後燈號"] == "🔴 紅燈"
+    assert set(figures["季別"]) == {"108年第3季"}
+    assert (eng.store.version(), len(eng.store.batches())) == (version, batches)
+
+    at.button(key=f"upload_import_{_key(content)}").click().run()
+    assert errors(at) == []
+    after = next(k for k in eng.status(108, 3).kpis if k.id == "K4.1")
+    assert (after.actual, after.light) == (120, "red")
+
+
+def test_uploaded_text_in_the_diff_is_shown_as_text(eng):
+    stored = eng.store.current_rows("kpi_values", 108)
+    k51 = stored[(stored["kpi"] == "K5.1") & (stored["quarter"] == 4)].iloc[0]
+    note = "**粗體** <b>x</b> [連結](http://example.com) =1+2"
+    content = xlsx_bytes({"指標填報": [VALUES_HEADER, ["K5.1", 108, "第4季", k51["value"], note]]})
+    at = _upload(open_page(PAGE), ("k51_note.xlsx", content))
+    assert errors(at) == []
+    diff = _table(at, "原值")
+    assert list(diff["欄位"]) == ["說明"] and list(diff["新值"]) == [note]
+    assert not any("粗體" in m.value for m in at.markdown)
