@@ -270,7 +270,12 @@ class Store:
             return conn.execute(sa.select(meta.c.value).where(meta.c.key == key)).scalar()
 
     def claim_meta(self, key: str, value: str) -> bool:
-        """Set a flag once; True for the one caller that set it (first start, for example)."""
+        """Set a flag once; True for the one caller that set it (first start, for example).
+
+        A flag already set is seen without a write, so the store's version (every cache's
+        key) stays as it was: each app start claims its first-run flag."""
+        if self.get_meta(key) is not None:
+            return False
         with self._write() as conn:
             if conn.execute(sa.select(meta.c.value).where(meta.c.key == key)).first() is not None:
                 return False

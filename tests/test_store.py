@@ -448,6 +448,14 @@ def test_the_original_file_comes_back_byte_for_byte(store):
     assert store.batch_file(out.batch_id + 1) is None
 
 
+def test_a_flag_is_claimed_once_and_claiming_it_again_changes_no_version(store):
+    assert store.claim_meta("initialised", "tests")
+    version = store.version()
+    assert not store.claim_meta("initialised", "again")  # every app start does this
+    assert store.version() == version
+    assert store.get_meta("initialised") == "tests"
+
+
 def test_the_version_changes_with_every_write(store):
     seen = [store.version()]
 
