@@ -370,12 +370,21 @@ def previous_year_actuals(
 ) -> pd.DataFrame:
     """Last year's actuals of the additive indicators (the seasonal projection's profile).
 
-    Empty, without a query per dataset, when the store holds nothing for last year.
+    Only the datasets that hold rows for last year are read: usually none, or one.
     """
-    additive = tuple(i for i in catalog.indicators if i.kind == ADDITIVE)
-    if not additive or year - 1 not in store.data_years():
+    held = datasets_with_rows(store, year - 1)
+    additive = tuple(i for i in catalog.indicators if i.kind == ADDITIVE and i.dataset in held)
+    if not additive:
         return pd.DataFrame(columns=list(QUARTERS))
     return actuals(store, replace(catalog, indicators=additive), year - 1, programs)
+
+
+def datasets_with_rows(store: Store, year: int) -> set[str]:
+    """The datasets that hold current rows for the year (from the periods summary)."""
+    p = rollups.periods
+    q = sa.select(p.c.dataset).where(p.c.year == year, p.c.rows > 0).distinct()
+    with store.read() as conn:
+        return {d for (d,) in conn.execute(q)}
 
 
 def _row(frame: pd.DataFrame, ind_id: str) -> list[float | None]:
