@@ -38,6 +38,12 @@ HIGHER, LOWER = "higher", "lower"
 DIRECTIONS = (HIGHER, LOWER)
 ADDITIVE, RATIO = "additive", "ratio"
 KINDS = (ADDITIVE, RATIO)
+_KIND_HELP = (
+    "逐季累加的件數、金額請寫 kind: additive（預估年底值依進度推估），"
+    "比率、平均值請寫 kind: ratio（預估年底值為目前值）"
+)
+# The dataset of values offices report themselves (指標填報).
+REPORTED_DATASET = "kpi_values"
 FORMATS = ("count", "percent", "number")
 COUNT, SUM, WEIGHTED = "count", "sum", "weighted"
 MEASURES = (COUNT, SUM, WEIGHTED)
@@ -431,7 +437,8 @@ def _formula(where: str, kind: str, raw: Any) -> Formula:
     denominator = None
     if raw.get("denominator") is not None:
         denominator = _measure(f"{where} denominator", dataset, raw["denominator"])
-    if kind == RATIO and denominator is None:
+    # A reported value (kpi_values) may itself be a rate: the office computed it.
+    if kind == RATIO and denominator is None and dataset != REPORTED_DATASET:
         raise _fail(where, "比率指標（kind: ratio）需要 denominator")
     if kind == ADDITIVE and denominator is not None:
         raise _fail(where, "累加指標（kind: additive）不應有 denominator；比率請用 kind: ratio")
@@ -512,8 +519,12 @@ def _indicator(raw: Any, index: int) -> Indicator:
     if weight is None or weight <= 0:
         raise _fail(where, f"weight 必須是大於 0 的數字，不是「{raw.get('weight')}」")
     kind = raw.get("kind")
+    if kind is None:
+        # No default: the kind decides how the year-end projection (預警) is made, and a
+        # wrong guess would project a rate as if it added up (or a count as if it did not).
+        raise _fail(where, f"缺少 kind：{_KIND_HELP}")
     if kind not in KINDS:
-        raise _fail(where, f"kind 應為 additive 或 ratio，不是「{kind}」")
+        raise _fail(where, f"kind 應為 additive 或 ratio，不是「{kind}」。{_KIND_HELP}")
     fmt = raw.get("format")
     if fmt not in FORMATS:
         raise _fail(where, f"format 應為 {'、'.join(FORMATS)} 之一，不是「{fmt}」")

@@ -138,8 +138,14 @@ def ytd_lines(
     names: tuple[str, str],
     title: str,
     percent: bool = False,
+    projection: tuple[int, float] | None = None,
+    projection_name: str = "",
 ) -> go.Figure:
-    """A year-to-date indicator against its cumulative targets, quarter by quarter."""
+    """A year-to-date indicator against its cumulative targets, quarter by quarter.
+
+    ``projection`` (the index of the quarter it starts from, the year-end value) adds a
+    dashed line from that quarter's actual to the projection at the last quarter.
+    """
     scale = 100 if percent else 1
     fig = go.Figure()
     fig.add_trace(
@@ -160,6 +166,20 @@ def ytd_lines(
             line={"color": PALETTE[0], "width": 3},
         )
     )
+    if projection is not None:
+        start, end = projection
+        last = len(quarters) - 1
+        if 0 <= start < last and actual[start] is not None:
+            fig.add_trace(
+                go.Scatter(
+                    x=[quarters[start], quarters[last]],
+                    y=[actual[start] * scale, end * scale],
+                    name=projection_name,
+                    mode="lines+markers",
+                    line={"dash": "dash", "color": PALETTE[0], "width": 2},
+                    marker={"symbol": ["circle", "circle-open"], "size": [1, 9]},
+                )
+            )
     if percent:
         fig.update_yaxes(ticksuffix="%")
     return style(fig, title, height=300)

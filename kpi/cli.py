@@ -363,7 +363,13 @@ def _status(engine, args, as_json: bool, lang: str) -> int:
         a = "—" if k.actual is None else f"{k.actual:,.4g}"
         t = "—" if k.target is None else f"{k.target:,.4g}"
         ach = "—" if k.achievement is None else f"{k.achievement:.1%}"
-        lines.append(f"  {k.id:<5} {k.light:<6} {a:>12} / {t:<10} {ach:>7}  {k.name_zh}")
+        p = "—" if k.projection is None else f"{k.projection:,.4g}"
+        pach = "—" if k.projected_achievement is None else f"{k.projected_achievement:.1%}"
+        risk = " 預警" if k.at_risk else ""
+        lines.append(
+            f"  {k.id:<5} {k.light:<6} {a:>12} / {t:<10} {ach:>7}  "
+            f"預估年底 {p:>10} {pach:>7}{risk}  {k.name_zh}"
+        )
     bt = st.budget_totals
     if bt.allotted:
         lines.append(

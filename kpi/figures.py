@@ -7,14 +7,14 @@ formulas of data/kpis.yaml are evaluated on those sums. Every ratio is a ratio o
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 
-from kpi import rollups
-from kpi.catalog import Catalog, Indicator, Measure, achievement, light
+from kpi import projection, rollups
+from kpi.catalog import ADDITIVE, Catalog, Indicator, Measure, achievement, light
 from kpi.plan import Plan
 from kpi.relations import load_relations
 from kpi.schema import ROW_TABLES, result_frame
@@ -54,6 +54,11 @@ class KpiFigure:
         if self.actual is None or self.previous is None:
             return None
         return self.actual - self.previous
+
+    @property
+    def at_risk(self) -> bool:
+        """Projected achievement below the yellow threshold (the projected light is red)."""
+        return self.projected_light == "red"
 
 
 @dataclass(frozen=True)
@@ -112,6 +117,13 @@ class Status:
                     "light": k.light,
                     "previous": num(k.previous),
                     "note": k.note,
+                    "annual_target": num(k.annual_target),
+                    "projection": num(k.projection),
+                    "projected_achievement": num(k.projected_achievement),
+                    "projected_light": k.projected_light,
+                    "needed_per_quarter": num(k.needed_per_quarter),
+                    "projection_method": k.projection_method,
+                    "at_risk": k.at_risk,
                 }
                 for k in self.kpis
             ],
@@ -353,23 +365,56 @@ def selected_indicators(catalog: Catalog, programs: tuple[str, ...]) -> tuple[In
     return catalog.for_programs(programs) if programs else catalog.indicators
 
 
+def previous_year_actuals(
+    store: Store, catalog: Catalog, year: int, programs: tuple[str, ...] = ()
+) -> pd.DataFrame:
+    """Last year's actuals of the additive indicators (the seasonal projection's profile).
+
+    Only the datasets that hold rows for last year are read: usually none, or one.
+    """
+    held = datasets_with_rows(store, year - 1)
+    additive = tuple(i for i in catalog.indicators if i.kind == ADDITIVE and i.dataset in held)
+    if not additive:
+        return pd.DataFrame(columns=list(QUARTERS))
+    return actuals(store, replace(catalog, indicators=additive), year - 1, programs)
+
+
+def datasets_with_rows(store: Store, year: int) -> set[str]:
+    """The datasets that hold current rows for the year (from the periods summary)."""
+    p = rollups.periods
+    q = sa.select(p.c.dataset).where(p.c.year == year, p.c.rows > 0).distinct()
+    with store.read() as conn:
+        return {d for (d,) in conn.execute(q)}
+
+
+def _row(frame: pd.DataFrame, ind_id: str) -> list[float | None]:
+    """An indicator's Q1–Q4 values from an actuals frame, None where missing."""
+    if ind_id not in frame.index:
+        return [None] * len(QUARTERS)
+    return [None if pd.isna(v) else float(v) for v in frame.loc[ind_id, list(QUARTERS)]]
+
+
 def indicator_grid(
     store: Store, catalog: Catalog, year: int, programs: tuple[str, ...] = ()
 ) -> list[KpiFigure]:
-    """Every selected indicator at every quarter of the year."""
+    """Every selected indicator at every quarter of the year, with its year-end projection."""
     acts = actuals(store, catalog, year, programs)
+    last_year = previous_year_actuals(store, catalog, year, programs)
     tgts = targets(store, catalog, year)
     notes = commentary(store, year)
     out = []
     for ind in selected_indicators(catalog, programs):
         current, base = tgts[ind.id]
+        values = _row(acts, ind.id)
+        before = _row(last_year, ind.id)
         for q in QUARTERS:
-            a = acts.loc[ind.id, q] if ind.id in acts.index else None
-            a = None if a is None or pd.isna(a) else float(a)
-            prev = acts.loc[ind.id, q - 1] if q > 1 and ind.id in acts.index else None
-            prev = None if prev is None or pd.isna(prev) else float(prev)
+            a = values[q - 1]
+            prev = values[q - 2] if q > 1 else None
             target = current[q - 1]
             ach = achievement(a, target, ind.direction)
+            p = projection.project(
+                ind.kind, ind.direction, q, a, current, before, catalog.thresholds
+            )
             out.append(
                 KpiFigure(
                     id=ind.id,
@@ -384,6 +429,12 @@ def indicator_grid(
                     previous=prev,
                     note=notes.get((ind.id, q)),
                     original_target=base[q - 1] if base[q - 1] != target else None,
+                    annual_target=p.annual_target,
+                    projection=p.value,
+                    projected_achievement=p.achievement,
+                    projected_light=p.light,
+                    needed_per_quarter=p.needed_per_quarter,
+                    projection_method=p.method,
                 )
             )
     return out

@@ -75,6 +75,15 @@ COMMON: dict[str, tuple[str, str]] = {
     "goal": ("施政目標", "Goal"),
     "note": ("說明", "Commentary"),
     "change": ("較上季", "vs last quarter"),
+    # Early warning (預警): the year-end projection of kpi/projection.py.
+    "projection": ("預估年底值", "Year-end projection"),
+    "projected_achievement": ("預估達成度", "Projected achievement"),
+    "projected_light": ("預估燈號", "Projected light"),
+    "needed_per_quarter": ("每季尚需", "Needed per quarter"),
+    "projection_method": ("推估方法", "Projection method"),
+    "method_plan-pace": ("依計畫各季進度推估", "at the pace of the plan's quarterly targets"),
+    "method_seasonal": ("依去年同季占全年比例推估", "by last year's share reached by this quarter"),
+    "method_current-rate": ("比率指標，以目前值推估", "a rate: its current value"),
     "error_page": (
         "這一頁發生錯誤，已記錄。請重新整理；若持續發生請通知系統管理者。",
         "This page ran into an error, which has been logged. Reload the page; if it persists, tell the administrator.",

@@ -25,7 +25,7 @@ import plotly.graph_objects as go
 import plotly.io as pio
 
 from kpi import charts, figures, views
-from kpi.catalog import LIGHT_COLOURS, LIGHTS, Indicator, Thresholds, light
+from kpi.catalog import LIGHT_COLOURS, LIGHTS, Indicator, Thresholds
 from kpi.exports import neutralise
 from kpi.figures import QUARTERS, GoalFigure, KpiFigure, Status
 from kpi.i18n import (
@@ -164,17 +164,6 @@ class ReportError(Exception):
         return self.message_en if lang == EN else self.message_zh
 
 
-def at_risk(k: KpiFigure, thresholds: Thresholds) -> bool:
-    """Whether the year-end projection puts the indicator below the yellow threshold.
-
-    The one place the report decides "at risk" (預警); the projection module's own
-    definition can replace it here.
-    """
-    return k.projected_achievement is not None and (
-        light(k.projected_achievement, thresholds) == "red"
-    )
-
-
 @dataclass(frozen=True)
 class BudgetSection:
     """Budget execution at the report month: program × 經資門 rows with subtotals and total."""
@@ -213,7 +202,7 @@ class Report:
     @property
     def flagged(self) -> list[KpiFigure]:
         """Red now or at risk by year end, in catalogue order."""
-        return [k for k in self.status.kpis if k.light == "red" or at_risk(k, self.thresholds)]
+        return [k for k in self.status.kpis if k.light == "red" or k.at_risk]
 
 
 # -- building -------------------------------------------------------------------------------
@@ -774,7 +763,7 @@ def _indicator_table(report: Report, kpis: Sequence[KpiFigure]) -> list[str]:
         if k.original_target is not None:
             target += f'<br><span class="muted">{_e(t("original", value=fmt_value(k.original_target, fmt)))}</span>'
         flag = ""
-        if at_risk(k, report.thresholds):
+        if k.at_risk:
             flag = f' <span class="flag">（{_e(t("at_risk"))}）</span>'
         out.append(
             f"<tr><td>{_e(indicator_label(report, k))}</td>"
@@ -843,7 +832,7 @@ def to_html(report: Report) -> bytes:
     for k in flagged:
         fmt = report.indicators[k.id].format
         why = [t("why")] if k.light == "red" else []
-        if at_risk(k, report.thresholds):
+        if k.at_risk:
             why.append(t("at_risk"))
         out.append(
             f"<h3>{_light(report, k.light)} {_e(indicator_label(report, k))}"

@@ -47,6 +47,18 @@ PAGE_STRINGS: dict[str, tuple[str, str]] = {
     "lower_better": ("數值越低越好", "lower is better"),
     "higher_better": ("數值越高越好", "higher is better"),
     "commentary": ("各季說明", "Commentary by quarter"),
+    "projection_line": (
+        "{period}預估年底值 {value}（預估達成度 {ach}，{light}；{method}）",
+        "Year-end projection at {period}: {value} (projected achievement {ach}, {light}; {method})",
+    ),
+    "needed_line": (
+        "要達成年度目標 {annual}，其餘各季平均每季尚需 {needed}。",
+        "To reach the annual target of {annual}, {needed} is needed in each remaining quarter.",
+    ),
+    "at_risk": (
+        "預警：預估年底未達黃燈門檻",
+        "Early warning: projected below the yellow threshold",
+    ),
     "no_commentary": ("尚無填報說明。", "No commentary reported yet."),
     "code": ("代碼", "ID"),
     "name": ("衡量指標名稱", "Indicator name"),
@@ -162,9 +174,33 @@ def download_frame(rows: list[KpiFigure], unit: str) -> pd.DataFrame:
             t("target"): [k.target for k in rows],
             t("achievement"): [k.achievement for k in rows],
             t("light"): [t.light(k.light) for k in rows],
+            t("annual_target"): [k.annual_target for k in rows],
+            t("projection"): [k.projection for k in rows],
+            t("projected_achievement"): [k.projected_achievement for k in rows],
+            t("projected_light"): [t.light(k.projected_light or "white") for k in rows],
+            t("needed_per_quarter"): [k.needed_per_quarter for k in rows],
+            t("projection_method"): [
+                t(f"method_{k.projection_method}") if k.projection_method else "" for k in rows
+            ],
             t("note"): [k.note or "" for k in rows],
         }
     )
+
+
+def projection_caption(k: KpiFigure, fmt: str) -> str:
+    """The quarter's year-end projection and, for amounts, what each remaining quarter needs."""
+    text = t(
+        "projection_line",
+        period=fmt_quarter_short(k.quarter, t.lang),
+        value=fmt_value(k.projection, fmt),
+        ach=fmt_percent(k.projected_achievement),
+        light=f"{LIGHT_SYMBOLS[k.projected_light or 'white']} {t.light(k.projected_light or 'white')}",
+        method=t(f"method_{k.projection_method}"),
+    )
+    if k.needed_per_quarter is not None:
+        needed = fmt_value(k.needed_per_quarter, fmt)
+        text += "  \n" + t("needed_line", annual=fmt_value(k.annual_target, fmt), needed=needed)
+    return text
 
 
 for ind_id in dict.fromkeys(k.id for k in figs):
@@ -181,6 +217,7 @@ for ind_id in dict.fromkeys(k.id for k in figs):
         )
         chart, side = st.columns([11, 9])
         with chart:
+            ahead = current.projection is not None and current.quarter < QUARTERS[-1]
             fig = charts.ytd_lines(
                 quarter_names,
                 [k.actual for k in rows],
@@ -188,6 +225,8 @@ for ind_id in dict.fromkeys(k.id for k in figs):
                 (t("actual"), t("target")),
                 t("chart_title"),
                 percent=percent,
+                projection=(current.quarter - 1, current.projection) if ahead else None,
+                projection_name=t("projection"),
             )
             suffix = "%" if percent else ""
             fig.update_traces(
@@ -196,6 +235,10 @@ for ind_id in dict.fromkeys(k.id for k in figs):
             fig.update_xaxes(title=t("quarter"))
             fig.update_yaxes(title=unit, rangemode="tozero")
             st.plotly_chart(fig, key=f"goal_ytd_{ind.id}", theme=None, width="stretch")
+            if current.projection is not None:
+                if current.at_risk:
+                    st.warning(t("at_risk"), icon=":material/warning:")
+                st.caption(projection_caption(current, ind.format))
         with side:
             st.table(table(rows, ind.format), hide_index=True, border="horizontal")
             st.markdown(f"**{t('commentary')}**")

@@ -63,6 +63,27 @@ PAGE_STRINGS: dict[str, tuple[str, str]] = {
         "累計實際值 {actual}／累計目標值 {target}（達成度 {ach}）　施政目標 {goal}",
         "Actual {actual} / target {target} (achievement {ach}) · goal {goal}",
     ),
+    "risk_header": (
+        "預警：預估年底未達標的指標",
+        "Early warning: indicators projected to miss the annual target",
+    ),
+    "risk_help": (
+        "依目前進度推估年底值；預估達成度低於黃燈門檻（{yellow}）即列為預警。",
+        "Projected to year end from the pace so far; listed when the projected achievement is "
+        "below the yellow threshold ({yellow}).",
+    ),
+    "no_risk": (
+        "依目前進度，沒有指標預估年底未達黃燈門檻。",
+        "At the pace so far, no indicator is projected below the yellow threshold.",
+    ),
+    "risk_line": (
+        "預估年底值 {projection}／年度目標值 {annual}（預估達成度 {ach}）　{method}　施政目標 {goal}",
+        "Projected {projection} / annual target {annual} (projected achievement {ach}) · {method} · goal {goal}",
+    ),
+    "risk_needed": (
+        "其餘各季平均每季尚需 {needed}",
+        "{needed} needed in each remaining quarter",
+    ),
     "cards_header": ("衡量指標（{period}，年度累計）", "Indicators ({period}, year to date)"),
     "card_caption": (
         "{light}　{ach}  \n累計目標 {target}  \n年度目標 {annual}",
@@ -126,6 +147,9 @@ goals = [g for g in now.goals if sum(g.lights.values())]
 goal_ids = [g.id for g in goals]
 
 
+RISK_SYMBOL = "⚠️"
+
+
 def light_label(name: str) -> str:
     return f"{LIGHT_SYMBOLS[name]} {t.light(name)}"
 
@@ -185,6 +209,14 @@ def indicator_frame(figs: list[KpiFigure] | tuple[KpiFigure, ...]) -> pd.DataFra
                 t("light"): t.light(k.light),
                 t("previous"): k.previous,
                 t("change"): k.change,
+                t("annual_target"): k.annual_target,
+                t("projection"): k.projection,
+                t("projected_achievement"): k.projected_achievement,
+                t("projected_light"): t.light(k.projected_light or "white"),
+                t("needed_per_quarter"): k.needed_per_quarter,
+                t("projection_method"): (
+                    t(f"method_{k.projection_method}") if k.projection_method else ""
+                ),
                 t("note"): k.note or "",
             }
         )
@@ -285,29 +317,56 @@ grid_frame = pd.DataFrame(
 st.caption(t("grid_download"))
 downloads(grid_frame, f"goal_lights_{f.year}", "overview_grid")
 
-# -- the red lights and why ----------------------------------------------------------------------
+# -- the red lights and why, and the early warning beside them ----------------------------------------
 
-st.subheader(t("red_header"))
 reds = [k for k in now.kpis if k.light == "red"]
-if not reds:
-    st.success(t("no_red"), icon=":material/check_circle:")
-for k in reds:
-    fmt = indicators[k.id].format
-    with st.container(border=True):
-        st.markdown(f"{LIGHT_SYMBOLS['red']} **{k.id}　{t.pick(k.name_zh, k.name_en)}**")
-        st.caption(
-            t(
-                "red_line",
-                actual=fmt_value(k.actual, fmt),
-                target=fmt_value(k.target, fmt),
-                ach=fmt_percent(k.achievement),
+at_risk = [k for k in now.kpis if k.at_risk]
+red_col, risk_col = st.columns(2)
+with red_col:
+    st.subheader(t("red_header"))
+    if not reds:
+        st.success(t("no_red"), icon=":material/check_circle:")
+    for k in reds:
+        fmt = indicators[k.id].format
+        with st.container(border=True):
+            st.markdown(f"{LIGHT_SYMBOLS['red']} **{k.id}　{t.pick(k.name_zh, k.name_en)}**")
+            st.caption(
+                t(
+                    "red_line",
+                    actual=fmt_value(k.actual, fmt),
+                    target=fmt_value(k.target, fmt),
+                    ach=fmt_percent(k.achievement),
+                    goal=k.goal,
+                )
+            )
+            # Commentary is uploaded text: shown as text, never as Markdown or HTML.
+            st.text(k.note or t("no_note"))
+    if reds:
+        downloads(indicator_frame(reds), f"red_lights_{f.year}Q{f.quarter}", "overview_red")
+with risk_col:
+    st.subheader(t("risk_header"))
+    st.caption(t("risk_help", yellow=fmt_percent(eng.catalog.thresholds.yellow, 0)))
+    if not at_risk:
+        st.success(t("no_risk"), icon=":material/check_circle:")
+    for k in at_risk:
+        fmt = indicators[k.id].format
+        with st.container(border=True):
+            st.markdown(f"{RISK_SYMBOL} **{k.id}　{t.pick(k.name_zh, k.name_en)}**")
+            line = t(
+                "risk_line",
+                projection=fmt_value(k.projection, fmt),
+                annual=fmt_value(k.annual_target, fmt),
+                ach=fmt_percent(k.projected_achievement),
+                method=t(f"method_{k.projection_method}"),
                 goal=k.goal,
             )
-        )
-        # Commentary is uploaded text: shown as text, never as Markdown or HTML.
-        st.text(k.note or t("no_note"))
-if reds:
-    downloads(indicator_frame(reds), f"red_lights_{f.year}Q{f.quarter}", "overview_red")
+            if k.needed_per_quarter is not None:
+                line += "  \n" + t("risk_needed", needed=fmt_value(k.needed_per_quarter, fmt))
+            st.caption(line)
+            # Commentary is uploaded text: shown as text, never as Markdown or HTML.
+            st.text(k.note or t("no_note"))
+    if at_risk:
+        downloads(indicator_frame(at_risk), f"at_risk_{f.year}Q{f.quarter}", "overview_risk")
 
 # -- indicator cards -------------------------------------------------------------------------------
 

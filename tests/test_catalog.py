@@ -305,6 +305,21 @@ def _thresholds(raw):
         pytest.param(
             _set("K1.1", "kind", "sum"), "K1.1.*kind 應為 additive 或 ratio", id="bad-kind"
         ),
+        pytest.param(
+            _delete("K6.1", "kind"),
+            "指標 K6.1：缺少 kind：.*kind: additive.*kind: ratio",
+            id="no-kind",
+        ),
+        pytest.param(
+            _set("K6.2", "kind", "additive"),
+            "K6.2.*累加指標（kind: additive）不應有 denominator",
+            id="ratio-declared-additive",
+        ),
+        pytest.param(
+            _formula("K6.2", ["denominator"], None),
+            "K6.2.*比率指標（kind: ratio）需要 denominator",
+            id="ratio-without-denominator",
+        ),
         pytest.param(_set("K1.1", "format", "money"), "K1.1.*format 應為", id="bad-format"),
         pytest.param(
             _set("K1.1", "programs", []), "K1.1.*programs 應列出工作計畫名稱", id="no-programs"
@@ -333,6 +348,24 @@ def test_decreasing_targets_allowed_for_ratios():
     raw = copy.deepcopy(RAW)
     _indicator(raw, "K6.2")["targets"] = {108: [0.4, 0.35, 0.3, 0.3]}
     assert catalog_from_dict(raw).indicator("K6.2").targets_for(108) == (0.4, 0.35, 0.3, 0.3)
+
+
+def test_every_bundled_indicator_declares_its_kind_as_issue_7_lists_it():
+    kinds = {i.id: i.kind for i in load_catalog().indicators}
+    additive = ["K1.1", "K2.1", "K3.1", "K4.1", "K5.1", "K6.1"]
+    assert kinds == {
+        **dict.fromkeys(additive, "additive"),
+        **dict.fromkeys(["K6.2", "K6.3", "K7.1", "K7.2"], "ratio"),
+    }
+
+
+def test_a_reported_value_may_be_a_ratio_without_a_denominator():
+    # An office may report a rate it computed itself (a satisfaction rate, say).
+    raw = copy.deepcopy(RAW)
+    k51 = _indicator(raw, "K5.1")
+    k51["kind"] = "ratio"
+    k51["targets"] = {108: [0.8, 0.8, 0.8, 0.8]}
+    assert catalog_from_dict(raw).indicator("K5.1").kind == "ratio"
 
 
 def test_weight_defaults_to_one_and_may_be_set():

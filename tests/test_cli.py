@@ -352,6 +352,71 @@ def test_coverage_usage_errors_exit_2(cli, cli_json, args):
     assert code == 2 and out == "" and err.strip()
 
 
+PROJECTION_KEYS = {
+    "annual_target",
+    "projection",
+    "projected_achievement",
+    "projected_light",
+    "needed_per_quarter",
+    "projection_method",
+}
+METHODS = {"plan-pace", "seasonal", "current-rate"}
+# Last year's visas: 500 issued by the end of Q1, 2,000 by year end (a quarter by Q1).
+VISA_LAST_YEAR = [
+    ["年月", "駐外館處", "地區", "簽證類別", "申請件數", "核發件數", "拒發件數", "平均處理天數"],
+    ["107/02", "駐日本代表處", "亞太", "停留簽證", 500, 500, 0, 4.0],
+    ["107/11", "駐日本代表處", "亞太", "停留簽證", 1500, 1500, 0, 4.0],
+]
+
+
+def test_status_json_early_warning_contract(tmp_path, cli_json):
+    cli_json("import", write_xlsx(tmp_path / "budget.xlsx", {"預算執行": BUDGET}))
+    cli_json("import", write_xlsx(tmp_path / "visa.xlsx", {"簽證": VISA}))
+    code, doc = cli_json("status", "--year", "108", "--quarter", "1")
+    assert code == 0
+    for k in doc["kpis"]:
+        assert set(k) >= PROJECTION_KEYS, k["id"]
+        assert k["projected_light"] in LIGHTS
+        assert k["projection_method"] in METHODS | {None}
+        if k["projection"] is None:
+            assert k["projection_method"] is None and k["projected_light"] == "white"
+    kpis = {k["id"]: k for k in doc["kpis"]}
+    # No visits: nothing to project, but the annual target is known.
+    assert {x: kpis["K1.1"][x] for x in PROJECTION_KEYS} == {
+        "annual_target": 40,
+        "projection": None,
+        "projected_achievement": None,
+        "projected_light": "white",
+        "needed_per_quarter": None,
+        "projection_method": None,
+    }
+    # Additive, no last year: the plan's pace. 2,030 of 125,000 by Q1 → 8,120 of 500,000.
+    k61 = kpis["K6.1"]
+    assert (k61["annual_target"], k61["projection"], k61["projection_method"]) == (
+        500_000,
+        8_120,
+        "plan-pace",
+    )
+    assert k61["projected_achievement"] == round(8_120 / 500_000, 6)
+    assert k61["projected_light"] == "red" and k61["at_risk"] is True
+    assert k61["needed_per_quarter"] == round((500_000 - 2_030) / 3, 6)
+    # A ratio projects its current value; nothing is "needed per quarter" of a rate.
+    k71 = kpis["K7.1"]
+    assert (k71["projection"], k71["projection_method"], k71["needed_per_quarter"]) == (
+        0.25,
+        "current-rate",
+        None,
+    )
+    assert k71["projected_achievement"] == round(0.25 / 0.9, 6) and k71["at_risk"] is True
+
+    # With last year's visas in the store, K6.1 follows last year's season instead.
+    cli_json("import", write_xlsx(tmp_path / "visa107.xlsx", {"簽證": VISA_LAST_YEAR}))
+    _, doc = cli_json("status", "--year", "108", "--quarter", "1")
+    k61 = next(k for k in doc["kpis"] if k["id"] == "K6.1")
+    assert (k61["projection"], k61["projection_method"]) == (2_030 * 2_000 / 500, "seasonal")
+    assert k61["needed_per_quarter"] == round((500_000 - 2_030) / 3, 6)
+
+
 # -- plan ------------------------------------------------------------------------------------------
 
 

@@ -665,3 +665,86 @@ def test_the_sample_year_gives_the_values_it_was_built_for(sqlite_store):
             assert (fig.note and unicodedata.normalize("NFKC", fig.note)) == (
                 written and unicodedata.normalize("NFKC", written)
             ), (quarter, fig.id)
+
+
+# -- early warning (預警) -----------------------------------------------------------------------------
+
+
+def monthly_visas(year: int, issued: dict[int, tuple[int, int]]) -> pd.DataFrame:
+    """Visa rows: month → (停留簽證 issued, 電子簽證 issued), no processing days reported."""
+    rows = []
+    for month, counts in issued.items():
+        for kind, n in zip(("停留簽證", "電子簽證"), counts, strict=True):
+            rows.append((year, month, "駐日本代表處", "亞太", kind, n, n, 0, None))
+    return visa_rows(rows)
+
+
+def test_status_projects_each_indicator_to_year_end(store):
+    # This year: 40,000 visas a month by Q2, a quarter of them eVisas; K4.1 reported 90 by Q2.
+    store_all(
+        store,
+        {
+            "visa": monthly_visas(YEAR, {m: (30_000, 10_000) for m in range(1, 7)}),
+            "kpi_values": kpi_rows([("K4.1", YEAR, 2, 90.0, "活動延期")]),
+        },
+    )
+    engine = Engine(store)
+
+    def at_q2() -> dict[str, dict]:
+        return {k["id"]: k for k in engine.status(YEAR, 2).as_json()["kpis"]}
+
+    now = at_q2()
+    # Additive against the plan's pace: 240,000 of 250,000 by Q2 → 480,000 of 500,000.
+    k61 = now["K6.1"]
+    assert (k61["actual"], k61["projection"], k61["projection_method"]) == (
+        240_000,
+        480_000,
+        "plan-pace",
+    )
+    assert (k61["projected_achievement"], k61["projected_light"], k61["at_risk"]) == (
+        0.96,
+        "yellow",
+        False,
+    )
+    assert k61["needed_per_quarter"] == (500_000 - 240_000) / 2
+    assert (now["K4.1"]["projection"], now["K4.1"]["projected_light"]) == (180, "yellow")
+    # A ratio projects its current value: a quarter of visas are eVisas against 30% → at risk.
+    k62 = now["K6.2"]
+    assert (k62["projection"], k62["projection_method"], k62["needed_per_quarter"]) == (
+        0.25,
+        "current-rate",
+        None,
+    )
+    assert k62["projected_achievement"] == round(0.25 / 0.3, 6) and k62["at_risk"] is True
+    # No processing days reported, no visits: nothing to project.
+    for ind in ("K6.3", "K1.1"):
+        assert (now[ind]["projection"], now[ind]["projection_method"]) == (None, None)
+        assert now[ind]["projected_light"] == "white" and now[ind]["at_risk"] is False
+
+    # Last year's visas: 30 + 90 of 300 (thousand) by Q2, a 40% share → the seasonal method.
+    last = {
+        m: (n * 1_000, 0)
+        for m, n in zip(range(1, 13), [10] * 3 + [30] * 3 + [50] * 3 + [10] * 3, strict=True)
+    }
+    store_all(store, {"visa": monthly_visas(YEAR - 1, last)})
+    now = at_q2()
+    k61 = now["K6.1"]
+    assert (k61["projection"], k61["projection_method"]) == (240_000 / 0.4, "seasonal")
+    assert (k61["projected_achievement"], k61["projected_light"]) == (1.2, "green")
+    assert k61["needed_per_quarter"] == (500_000 - 240_000) / 2
+    # Ratios and indicators without last year's values are unchanged.
+    assert now["K6.2"]["projection_method"] == "current-rate"
+    assert now["K4.1"]["projection_method"] == "plan-pace"
+
+    # The newest target revision is the annual target the projection is measured against.
+    store.set_target("K6.1", YEAR, 4, 750_000, old=500_000, reason="院核定修正", who="admin")
+    k61 = at_q2()["K6.1"]
+    assert (k61["annual_target"], k61["projected_achievement"], k61["projected_light"]) == (
+        750_000,
+        0.8,
+        "red",
+    )
+    assert k61["at_risk"] is True and k61["needed_per_quarter"] == (750_000 - 240_000) / 2
+    # At Q4 the projection is the actual (no data in Q3–Q4 here: no projection at all).
+    q4 = next(k for k in engine.status(YEAR, 4).kpis if k.id == "K6.1")
+    assert (q4.actual, q4.projection, q4.needed_per_quarter) == (None, None, None)

@@ -40,7 +40,12 @@ def test_the_chosen_goal_its_strategies_trends_tables_and_commentary(open_page, 
         ind = eng.catalog.indicator(ind_id)
         rows = sorted((k for k in grid if k.id == ind_id), key=lambda k: k.quarter)
         scale = 100 if ind.format == "percent" else 1
-        target, actual = fig["data"]
+        target, actual, projection = fig["data"]
+        # Q3: a dashed line from Q3's actual to the year-end projection at Q4.
+        now = rows[2]
+        assert projection["line"]["dash"] == "dash"
+        assert projection["x"] == ["第3季", "第4季"]
+        assert projection["y"] == pytest.approx([now.actual * scale, now.projection * scale])
         assert actual["y"] == pytest.approx([k.actual * scale for k in rows])
         assert target["y"] == pytest.approx([k.target * scale for k in rows])
         assert fig["layout"]["yaxis"].get("ticksuffix", "") == (
@@ -84,3 +89,37 @@ def test_an_empty_store_shows_the_strategies_and_says_there_is_no_data(open_page
     assert len(eng.plan(YEAR).goal("G2").strategies) == 5
     assert sum(m.value.count("- **G2.S") for m in at.markdown) == 5
     assert not charts(at)
+
+
+def test_each_indicator_chart_draws_its_projection_to_year_end(open_page, eng):
+    at = open_page(PAGE, year=YEAR, quarter=2, goal="G6", lang="en")
+    grid = [k for k in indicator_grid(eng.store, eng.catalog, YEAR) if k.goal == "G6"]
+    for ind_id, fig in zip(("K6.1", "K6.2", "K6.3"), charts(at), strict=True):
+        ind = eng.catalog.indicator(ind_id)
+        scale = 100 if ind.format == "percent" else 1
+        q2 = next(k for k in grid if k.id == ind_id and k.quarter == 2)
+        assert q2.projection is not None
+        dashed = [d for d in fig["data"] if d["line"].get("dash") == "dash"]
+        assert len(dashed) == 1
+        line = dashed[0]
+        assert line["name"] == "Year-end projection"
+        assert line["x"] == ["Q2", "Q4"]
+        assert line["y"][-1] == pytest.approx(q2.projection * scale)
+        assert line["y"][0] == pytest.approx(q2.actual * scale)
+    # The additive K6.1 at Q2, against the plan's pace: actual ÷ Q2 target × annual target.
+    k61 = next(k for k in grid if k.id == "K6.1" and k.quarter == 2)
+    assert k61.projection == pytest.approx(k61.actual / k61.target * k61.annual_target)
+    captions = [c.value for c in at.caption]
+    assert any(
+        "at the pace of the plan's quarterly targets" in c
+        and fmt_value(k61.projection, "count") in c
+        and f"{fmt_value(k61.needed_per_quarter, 'count')} is needed in each remaining quarter" in c
+        for c in captions
+    )
+
+
+def test_no_projection_line_at_q4(open_page):
+    # At year end the projection is the actual: there is nothing left to draw.
+    at = open_page(PAGE, year=YEAR, quarter=4, goal="G6")
+    for fig in charts(at):
+        assert [d["line"].get("dash") for d in fig["data"]] == ["dot", None]

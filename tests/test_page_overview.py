@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from contextlib import closing
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import streamlit as st
 from streamlit.proto.Metric_pb2 import Metric
@@ -124,8 +125,12 @@ def test_goals_and_the_red_lights_with_their_commentary(open_page, eng):
     ]
     reds = [k for k in now.kpis if k.light == "red"]
     assert reds, "the sample year has red lights in Q3"
-    # Commentary is shown as plain text (st.text), exactly as uploaded, one per red light.
-    assert [t.value for t in at.text] == [k.note for k in reds]
+    # Commentary is shown as plain text (st.text), exactly as uploaded: one per red light, then
+    # one per indicator at risk (the early warning beside them).
+    at_risk = [k for k in now.kpis if k.at_risk]
+    assert [t.value for t in at.text] == [k.note for k in reds] + [
+        k.note or "（未填報說明）" for k in at_risk
+    ]
     for k in reds:
         assert f"**{k.id}　{k.name_zh}**" in text
 
@@ -158,7 +163,9 @@ def test_a_program_filter_keeps_its_indicators_and_goals(open_page, eng):
         fmt_value(k.actual, eng.catalog.indicator(k.id).format) for k in now.kpis
     ]
     assert sorted(b.key for b in at.button if b.key.startswith("open_")) == ["open_G6", "open_G7"]
-    assert [t.value for t in at.text] == [k.note for k in now.kpis if k.light == "red"]
+    assert [t.value for t in at.text] == [k.note for k in now.kpis if k.light == "red"] + [
+        k.note or "（未填報說明）" for k in now.kpis if k.at_risk
+    ]
 
 
 def test_an_empty_store_says_there_is_no_data_yet(open_page):
@@ -181,3 +188,62 @@ def test_commentary_is_shown_as_text_never_as_markup(open_page, page_stores, tmp
     at = open_page(PAGE, store=url, year=YEAR, quarter=3)
     assert note in [t.value for t in at.text]
     assert not any("<img" in m.value for m in at.markdown)
+
+
+def last_year_visas(issued_by_month: dict[int, int]) -> pd.DataFrame:
+    """Visa rows of the year before the sample year (107), one mission and type."""
+    rows = [
+        (YEAR - 1, m, "駐日本代表處", "亞太", "停留簽證", n, n, 0, None)
+        for m, n in issued_by_month.items()
+    ]
+    cols = ["year", "month", "mission", "region", "visa_type", "applications", "issued"]
+    frame = pd.DataFrame(rows, columns=[*cols, "refused", "avg_days"])
+    frame["avg_days"] = frame["avg_days"].astype(float)
+    return frame
+
+
+def test_the_early_warning_lists_indicators_at_risk_beside_the_red_ones(
+    open_page, page_stores, tmp_path
+):
+    # Last year issued 90% of its visas by Q3: at that season, K6.1 (green at Q3) would end
+    # the year well short of its annual target, so it is at risk while its light is green.
+    copy_sqlite(Path(page_stores["sample"].removeprefix("sqlite:///")), tmp_path / "s.sqlite3")
+    url = f"sqlite:///{tmp_path / 's.sqlite3'}"
+    store = Store(url)
+    store.import_frames(
+        {"visa": last_year_visas({1: 30_000, 6: 30_000, 9: 30_000, 12: 10_000})},
+        file_name="visa107.xlsx",
+        content=b"visa107",
+    )
+    engine = Engine(store)
+    now = engine.status(YEAR, 3)
+    store.dispose()
+    k61 = next(k for k in now.kpis if k.id == "K6.1")
+    assert (k61.light, k61.projection_method, k61.at_risk) == ("green", "seasonal", True)
+    at_risk = [k for k in now.kpis if k.at_risk]
+    reds = [k for k in now.kpis if k.light == "red"]
+    assert k61 in at_risk and k61 not in reds
+
+    at = open_page(PAGE, store=url, year=YEAR, quarter=3)
+    heads = [h.value for h in at.subheader]
+    red = heads.index("本季紅燈指標及說明")
+    assert heads[red + 1] == "預警：預估年底未達標的指標"
+    text = "\n".join(m.value for m in at.markdown)
+    for k in at_risk:
+        assert f"⚠️ **{k.id}　{k.name_zh}**" in text
+    captions = [c.value for c in at.caption]
+    k61_line = next(c for c in captions if "依去年同季占全年比例推估" in c)
+    assert fmt_value(k61.projection, "count") in k61_line
+    assert fmt_percent(k61.projected_achievement) in k61_line
+    assert f"其餘各季平均每季尚需 {fmt_value(k61.needed_per_quarter, 'count')}" in k61_line
+    # Commentary as plain text: the red lights', then the indicators' at risk.
+    assert [t.value for t in at.text] == [k.note or "（未填報說明）" for k in reds] + [
+        k.note or "（未填報說明）" for k in at_risk
+    ]
+
+
+def test_no_indicator_at_risk_says_so(open_page, eng):
+    at = open_page(PAGE, year=YEAR, quarter=4)
+    now = eng.status(YEAR, 4)
+    assert not any(k.at_risk for k in now.kpis), "the sample year ends with no red light"
+    assert any("沒有指標預估年底未達黃燈門檻" in s.value for s in at.success)
