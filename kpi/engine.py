@@ -7,6 +7,7 @@ plan's year, which one checks a file's size, or how a dry run differs from an im
 from __future__ import annotations
 
 import copy
+import datetime as dt
 import functools
 import threading
 from dataclasses import dataclass, field
@@ -26,7 +27,7 @@ from kpi.relations import (
     load_relations,
     normalize_country,
 )
-from kpi.store import Changes, Store, StoreError
+from kpi.store import Changes, QuarterClose, Store, StoreError
 
 SAMPLE_USER = "sample"
 _STATUS_CACHE_SIZE = 256  # year × quarter × program filter combinations per version
@@ -359,6 +360,54 @@ class Engine:
         )
         return old
 
+    def target_history(self, year: int, kpi: str | None = None) -> list[TargetRevision]:
+        """Every target revision of a year, oldest first, each with the target it replaced:
+        the catalogue's for a quarter's first revision, else the previous revision's."""
+        if kpi is not None:
+            try:
+                kpi = self.catalog.indicator(kpi).id
+            except KeyError:
+                raise StoreError(
+                    f"指標目錄中沒有指標「{kpi}」。",
+                    f"There is no indicator '{kpi}' in the catalogue.",
+                ) from None
+        base = {k: v[1] for k, v in figures.targets(self.store, self.catalog, year).items()}
+        in_force: dict[tuple[str, int], float | None] = {}
+        out = []
+        for r in self.store.target_revisions(year=year, kpi=kpi).itertuples():
+            q = int(r.quarter)
+            catalogue = base.get(r.kpi, (None,) * 4)[q - 1]
+            old = in_force.get((r.kpi, q), catalogue)
+            out.append(
+                TargetRevision(r.kpi, int(r.year), q, old, float(r.new), r.reason, r.who, r.at)
+            )
+            in_force[(r.kpi, q)] = float(r.new)
+        return out
+
+    # -- quarter close (期末鎖定) -----------------------------------------------------------------
+
+    def close_quarter(self, year: int, quarter: int) -> QuarterClose:
+        """Close a quarter (administrators; audited): keep its figures as reported, lock its rows."""
+        require(self.user, Role.ADMIN, "結算（鎖定）季別", "close quarters")
+        _check_quarter(quarter)
+        from kpi.closing import snapshot_of
+
+        return self.store.close_quarter(
+            year, quarter, lambda: snapshot_of(self.status(year, quarter)), who=self.user.name
+        )
+
+    def reopen_quarter(self, year: int, quarter: int, reason: str) -> QuarterClose:
+        """Lift a quarter's lock (administrators; a reason is required; audited)."""
+        require(self.user, Role.ADMIN, "解除季別鎖定", "reopen quarters")
+        _check_quarter(quarter)
+        if not str(reason or "").strip():
+            raise StoreError("請填寫解除鎖定的原因。", "Give the reason for reopening the quarter.")
+        return self.store.reopen_quarter(year, quarter, str(reason).strip(), who=self.user.name)
+
+    def quarter_close(self, year: int, quarter: int) -> QuarterClose | None:
+        """The close in force for a quarter (its as-reported figures), or None when open."""
+        return self.store.quarter_close(year, quarter)
+
     def plan_text(self, content: bytes, max_bytes: int = 2 * 1024 * 1024) -> str:
         """An uploaded plan file's text (UTF-8, with or without BOM, or Big5/CP950).
 
@@ -405,6 +454,40 @@ class Engine:
             refused = dataclasses.replace(report, problems=[*report.problems, problem])
             return ImportResult(refused, "refused")
         return ImportResult(report, "valid", None, outcome.changes)
+
+
+@dataclass(frozen=True)
+class TargetRevision:
+    """One entry of the target ledger (目標值修正紀錄)."""
+
+    kpi: str
+    year: int
+    quarter: int
+    old: float | None  # the target in force before: the catalogue's or the previous revision's
+    new: float
+    reason: str
+    who: str
+    when: dt.datetime
+
+    def as_json(self) -> dict:
+        return {
+            "kpi": self.kpi,
+            "year": self.year,
+            "quarter": self.quarter,
+            "old": self.old,
+            "new": self.new,
+            "reason": self.reason,
+            "who": self.who,
+            "when": self.when.isoformat(timespec="seconds"),
+        }
+
+
+def _check_quarter(quarter: int) -> None:
+    if quarter not in figures.QUARTERS:
+        raise StoreError(
+            f"季別必須是 1 到 4，不是「{quarter}」。",
+            f"The quarter must be 1 to 4, not '{quarter}'.",
+        )
 
 
 def bundled_source() -> str:
