@@ -27,7 +27,7 @@ from kpi.relations import (
     load_relations,
     normalize_country,
 )
-from kpi.store import Changes, QuarterClose, Store, StoreError
+from kpi.store import Changes, QuarterClose, Store, StoreError, closed_message
 
 SAMPLE_USER = "sample"
 _STATUS_CACHE_SIZE = 256  # year × quarter × program filter combinations per version
@@ -286,6 +286,11 @@ class Engine:
     def remove_sample(self) -> int:
         """Undo and delete every sample batch; the user's own batches stay (administrators)."""
         require(self.user, Role.ADMIN, "移除示範資料", "remove the sample year")
+        # Checked before the first undo, so a closed quarter never leaves half a sample year.
+        year = load_bundled_plan().year
+        closed = [c for c in self.store.quarter_closes(year) if not c.is_open]
+        if closed and self.has_sample():
+            raise closed_message(closed[0].year, closed[0].quarter)
         ids = [b.id for b in self.store.batches() if b.who == SAMPLE_USER]
         for b in self.store.batches():
             if b.who == SAMPLE_USER and b.status == "active":
