@@ -409,9 +409,12 @@ class Engine:
             raise StoreError("請填寫解除鎖定的原因。", "Give the reason for reopening the quarter.")
         return self.store.reopen_quarter(year, quarter, str(reason).strip(), who=self.user.name)
 
-    def quarter_close(self, year: int, quarter: int) -> QuarterClose | None:
-        """The close in force for a quarter (its as-reported figures), or None when open."""
-        return self.store.quarter_close(year, quarter)
+    def quarter_close(
+        self, year: int, quarter: int, *, reopened: bool = False
+    ) -> QuarterClose | None:
+        """The close in force for a quarter (its as-reported figures), or None when open;
+        with ``reopened``, the newest close even if reopened since."""
+        return self.store.quarter_close(year, quarter, reopened=reopened)
 
     def plan_text(self, content: bytes, max_bytes: int = 2 * 1024 * 1024) -> str:
         """An uploaded plan file's text (UTF-8, with or without BOM, or Big5/CP950).

@@ -589,13 +589,16 @@ class Store:
             for r in rows
         ]
 
-    def quarter_close(self, year: int, quarter: int) -> QuarterClose | None:
-        """The close in force for a quarter, or None when it is open."""
+    def quarter_close(
+        self, year: int, quarter: int, *, reopened: bool = False
+    ) -> QuarterClose | None:
+        """The close in force for a quarter, or None when it is open; with ``reopened``, the
+        newest close even if it was reopened since (what was last reported)."""
         return next(
             (
                 c
                 for c in reversed(self.quarter_closes(year))
-                if c.quarter == quarter and not c.is_open
+                if c.quarter == quarter and (reopened or not c.is_open)
             ),
             None,
         )
