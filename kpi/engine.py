@@ -307,8 +307,9 @@ class Engine:
 
         Refusals raise StoreError with a zh-TW and an English sentence: an unknown indicator,
         a quarter outside 1–4, no reason, a value that is not a positive number (a ratio
-        above 1), the same value again, or cumulative targets that would fall from one
-        quarter to the next.
+        above 1), the same value again, cumulative targets that would fall from one
+        quarter to the next, or a closed quarter (期末鎖定: its reported figures would change;
+        the store checks it in the write transaction).
         """
         require(self.user, Role.ADMIN, "修正目標值", "revise targets")
         import math

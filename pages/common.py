@@ -42,7 +42,7 @@ from kpi.i18n import (
     fmt_quarter_short,
     fmt_year,
 )
-from kpi.store import QuarterClose
+from kpi.store import QuarterClose, StoreError
 
 log = logging.getLogger("kpi.pages")
 
@@ -369,10 +369,14 @@ def sidebar(eng: Engine) -> Filters:
         if eng.has_sample():
             st.info(t("sample_notice"))
             if may(Role.ADMIN) and st.button(t("remove_sample"), key="remove_sample"):
-                acting_engine().remove_sample()
-                st.cache_data.clear()
-                st.toast(t("sample_removed"))
-                st.rerun()
+                try:
+                    acting_engine().remove_sample()
+                except StoreError as exc:  # a closed quarter of the sample year, say
+                    st.error(md_escape(t.pick(exc.message_zh, exc.message_en)))
+                else:
+                    st.cache_data.clear()
+                    st.toast(t("sample_removed"))
+                    st.rerun()
     f = current_filters()
     st.query_params.update(
         {

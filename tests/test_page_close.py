@@ -112,3 +112,12 @@ def test_a_target_of_a_closed_quarter_is_refused_on_the_plan_page(eng):
     at.button(key="target_save").click().run()
     assert len(at.error) == 1 and "108年第3季已結算" in at.error[0].value
     assert len(eng.store.target_revisions(YEAR)) == before
+
+
+def test_removing_the_sample_year_with_a_closed_quarter_says_why_and_removes_nothing(eng):
+    batches = eng.store.batches()
+    at = open_page("pages/overview.py", year=YEAR, quarter=1)
+    at.button(key="remove_sample").click().run()
+    assert len(at.error) == 1 and "108年第3季已結算" in at.error[0].value
+    assert not at.exception
+    assert eng.store.batches() == batches
