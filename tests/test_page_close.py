@@ -121,3 +121,13 @@ def test_removing_the_sample_year_with_a_closed_quarter_says_why_and_removes_not
     assert len(at.error) == 1 and "108年第3季已結算" in at.error[0].value
     assert not at.exception
     assert eng.store.batches() == batches
+
+
+def test_the_programs_page_says_the_quarter_is_closed_and_shows_original_targets(eng):
+    at = open_page("pages/programs.py", year=YEAR, quarter=2, program="國際會議及交流")
+    assert errors(at) == []
+    (table,) = [t.value for t in at.table if "原目標值" in t.value.columns]
+    row = table[table["代碼"] == "K4.1"].iloc[0]
+    assert (row["累計目標值"], row["原目標值"]) == ("110", "100")
+    at = open_page("pages/programs.py", year=YEAR, quarter=3, program="國際會議及交流")
+    assert any("本季已於" in c and "全機關" in c for c in _captions(at))
