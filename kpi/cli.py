@@ -52,6 +52,14 @@ def quarter_number(text: str) -> int:
     return int(m.group(1))
 
 
+def reason_text(text: str) -> str:
+    """A reason for the record: some text, not blanks."""
+    s = str(text).strip()
+    if not s:
+        raise argparse.ArgumentTypeError("請寫明原因（不可空白） / a reason is required")
+    return s
+
+
 def _parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument(
@@ -89,6 +97,37 @@ def _parser() -> argparse.ArgumentParser:
     st.add_argument(
         "--program", action="append", default=[], help="work program filter (repeatable)"
     )
+    st.add_argument(
+        "--as-reported",
+        action="store_true",
+        help="the figures as reported when the quarter was closed (whole agency)",
+    )
+
+    close = sub.add_parser(
+        "close",
+        parents=[common],
+        help="close a quarter (期末鎖定): keep its figures, lock its rows",
+    )
+    close.add_argument("--year", type=roc_year, required=True)
+    close.add_argument("--quarter", type=quarter_number, required=True)
+    reopen = sub.add_parser("reopen", parents=[common], help="lift a quarter's lock (admin)")
+    reopen.add_argument("--year", type=roc_year, required=True)
+    reopen.add_argument("--quarter", type=quarter_number, required=True)
+    reopen.add_argument(
+        "--reason", type=reason_text, required=True, help="why the quarter is reopened"
+    )
+
+    target = sub.add_parser("target", parents=[common], help="indicator targets (目標值)")
+    tsub = target.add_subparsers(dest="target_command", required=True, parser_class=_Parser)
+    ts = tsub.add_parser("set", parents=[common], help="revise one cumulative target (admin)")
+    ts.add_argument("kpi", help="indicator id, e.g. K6.1")
+    ts.add_argument("--year", type=roc_year, required=True)
+    ts.add_argument("--quarter", type=quarter_number, required=True)
+    ts.add_argument("--value", type=float, required=True, help="the new cumulative target")
+    ts.add_argument("--reason", type=reason_text, required=True, help="why the target changes")
+    th = tsub.add_parser("history", parents=[common], help="the target revisions of a year")
+    th.add_argument("kpi", nargs="?", help="one indicator only")
+    th.add_argument("--year", type=roc_year, required=True)
 
     rep = sub.add_parser(
         "report", parents=[common], help="the quarterly briefing report (html, xlsx or ods)"
@@ -219,6 +258,10 @@ def _run(args, as_json: bool, lang: str) -> int:
     if cmd == "user":
         return _user(args, as_json, lang)
     engine = _engine(args)
+    if cmd in ("close", "reopen"):
+        return _close(engine, args, as_json, lang)
+    if cmd == "target":
+        return _target(engine, args, as_json, lang)
     if cmd == "import":
         return _import(engine, args, as_json, lang)
     if cmd == "status":
@@ -252,7 +295,13 @@ def _run(args, as_json: bool, lang: str) -> int:
         return EXIT_OK
     if cmd == "demo":
         if args.remove:
-            n = engine.remove_sample()
+            from kpi.store import StoreError
+
+            try:
+                n = engine.remove_sample()
+            except StoreError as exc:
+                _fail(exc.message_en if lang == "en" else exc.message_zh, as_json)
+                return EXIT_REFUSED
             _emit({"removed_batches": n}, as_json, f"已移除範例資料（{n} 個批次）")
             return EXIT_OK
         results = engine.first_run() if args.first_run else engine.load_sample()
@@ -340,8 +389,101 @@ def _where(p: dict) -> str:
     return (" ".join(parts) + "：") if parts else ""
 
 
+def _close(engine, args, as_json: bool, lang: str) -> int:
+    from kpi.i18n import fmt_quarter
+    from kpi.store import StoreError
+
+    try:
+        if args.command == "close":
+            done = engine.close_quarter(args.year, args.quarter)
+        else:
+            done = engine.reopen_quarter(args.year, args.quarter, args.reason)
+    except StoreError as exc:
+        _fail(exc.message_en if lang == "en" else exc.message_zh, as_json)
+        return EXIT_REFUSED
+    period = fmt_quarter(args.year, args.quarter, lang)
+    text = (
+        f"{period}已結算（期末鎖定），結算數值已保存。"
+        if args.command == "close"
+        else f"{period}已解除鎖定；結算時的數值仍保存在紀錄中。"
+    )
+    _emit(
+        {**done.as_json(), "status": "closed" if args.command == "close" else "reopened"},
+        as_json,
+        text,
+    )
+    return EXIT_OK
+
+
+def _target(engine, args, as_json: bool, lang: str) -> int:
+    from kpi.store import StoreError
+
+    try:
+        if args.target_command == "set":
+            old = engine.set_target(args.kpi, args.year, args.quarter, args.value, args.reason)
+            kpi = engine.catalog.indicator(args.kpi).id
+            doc = {
+                "kpi": kpi,
+                "year": args.year,
+                "quarter": args.quarter,
+                "old": old,
+                "new": args.value,
+            }
+            _emit(
+                doc, as_json, f"{kpi} {args.year}年第{args.quarter}季目標值：{old} → {args.value:g}"
+            )
+            return EXIT_OK
+        revisions = engine.target_history(args.year, args.kpi)
+    except StoreError as exc:
+        _fail(exc.message_en if lang == "en" else exc.message_zh, as_json)
+        return EXIT_REFUSED
+    rows = [r.as_json() for r in revisions]
+    lines = [
+        f"{r['when']}  {r['kpi']:<5} 第{r['quarter']}季  {r['old']} → {r['new']}  {r['who']}：{r['reason']}"
+        for r in rows
+    ]
+    _emit({"revisions": rows}, as_json, "\n".join(lines) or "（尚無目標值修訂）")
+    return EXIT_OK
+
+
+def _as_reported(engine, args, as_json: bool, lang: str) -> int:
+    from kpi.closing import as_reported_json
+    from kpi.i18n import fmt_quarter
+
+    if args.program:
+        raise UsageError("--as-reported shows the whole agency as closed; drop --program")
+    close = engine.quarter_close(args.year, args.quarter)
+    if close is None:
+        period = fmt_quarter(args.year, args.quarter, lang)
+        _fail(
+            f"{period} is not closed: there are no figures as reported. Close it first (python -m kpi close)."
+            if lang == "en"
+            else f"{period}尚未結算，沒有結算時的數值。請先結算（python -m kpi close）。",
+            as_json,
+        )
+        return EXIT_REFUSED
+    doc = as_reported_json(close, lang)
+    closed = doc["as_reported"]
+    lines = [
+        f"{args.year}年第{args.quarter}季　結算時數值（{closed['closed_at']}，{closed['closed_by']}）"
+    ]
+    for g in doc["goals"]:
+        ach = "—" if g["achievement"] is None else f"{g['achievement']:.1%}"
+        lines.append(f"{g['id']} {g['light']:<6} {ach:>7}  {g['title']}")
+    for k in doc["kpis"]:
+        a = "—" if k["actual"] is None else f"{k['actual']:,.4g}"
+        t = "—" if k["target"] is None else f"{k['target']:,.4g}"
+        ach = "—" if k["achievement"] is None else f"{k['achievement']:.1%}"
+        lines.append(f"  {k['id']:<5} {k['light']:<6} {a:>12} / {t:<10} {ach:>7}  {k['name']}")
+    _emit(doc, as_json, "\n".join(lines))
+    return EXIT_OK
+
+
 def _status(engine, args, as_json: bool, lang: str) -> int:
     from kpi.relations import canonical_program
+
+    if args.as_reported:
+        return _as_reported(engine, args, as_json, lang)
 
     plan = engine.plan(args.year)
     known = {p.name for p in plan.programs}

@@ -7,6 +7,7 @@ plan's year, which one checks a file's size, or how a dry run differs from an im
 from __future__ import annotations
 
 import copy
+import datetime as dt
 import functools
 import threading
 from dataclasses import dataclass, field
@@ -27,7 +28,7 @@ from kpi.relations import (
     load_relations,
     normalize_country,
 )
-from kpi.store import Changes, Store, StoreError
+from kpi.store import Changes, QuarterClose, Store, StoreError, closed_message
 
 SAMPLE_USER = "sample"
 _STATUS_CACHE_SIZE = 256  # year × quarter × program filter combinations per version
@@ -286,6 +287,11 @@ class Engine:
     def remove_sample(self) -> int:
         """Undo and delete every sample batch; the user's own batches stay (administrators)."""
         require(self.user, Role.ADMIN, "移除示範資料", "remove the sample year")
+        # Checked before the first undo, so a closed quarter never leaves half a sample year.
+        year = load_bundled_plan().year
+        closed = [c for c in self.store.quarter_closes(year) if not c.is_open]
+        if closed and self.has_sample():
+            raise closed_message(closed[0].year, closed[0].quarter)
         ids = [b.id for b in self.store.batches() if b.who == SAMPLE_USER]
         for b in self.store.batches():
             if b.who == SAMPLE_USER and b.status == "active":
@@ -302,8 +308,9 @@ class Engine:
 
         Refusals raise StoreError with a zh-TW and an English sentence: an unknown indicator,
         a quarter outside 1–4, no reason, a value that is not a positive number (a ratio
-        above 1), the same value again, or cumulative targets that would fall from one
-        quarter to the next.
+        above 1), the same value again, cumulative targets that would fall from one
+        quarter to the next, or a closed quarter (期末鎖定: its reported figures would change;
+        the store checks it in the write transaction).
         """
         require(self.user, Role.ADMIN, "修正目標值", "revise targets")
         import math
@@ -360,6 +367,57 @@ class Engine:
         )
         return old
 
+    def target_history(self, year: int, kpi: str | None = None) -> list[TargetRevision]:
+        """Every target revision of a year, oldest first, each with the target it replaced:
+        the catalogue's for a quarter's first revision, else the previous revision's."""
+        if kpi is not None:
+            try:
+                kpi = self.catalog.indicator(kpi).id
+            except KeyError:
+                raise StoreError(
+                    f"指標目錄中沒有指標「{kpi}」。",
+                    f"There is no indicator '{kpi}' in the catalogue.",
+                ) from None
+        base = {k: v[1] for k, v in figures.targets(self.store, self.catalog, year).items()}
+        in_force: dict[tuple[str, int], float | None] = {}
+        out = []
+        for r in self.store.target_revisions(year=year, kpi=kpi).itertuples():
+            q = int(r.quarter)
+            catalogue = base.get(r.kpi, (None,) * 4)[q - 1]
+            old = in_force.get((r.kpi, q), catalogue)
+            out.append(
+                TargetRevision(r.kpi, int(r.year), q, old, float(r.new), r.reason, r.who, r.at)
+            )
+            in_force[(r.kpi, q)] = float(r.new)
+        return out
+
+    # -- quarter close (期末鎖定) -----------------------------------------------------------------
+
+    def close_quarter(self, year: int, quarter: int) -> QuarterClose:
+        """Close a quarter (administrators; audited): keep its figures as reported, lock its rows."""
+        require(self.user, Role.ADMIN, "結算（鎖定）季別", "close quarters")
+        _check_quarter(quarter)
+        from kpi.closing import snapshot_of
+
+        return self.store.close_quarter(
+            year, quarter, lambda: snapshot_of(self.status(year, quarter)), who=self.user.name
+        )
+
+    def reopen_quarter(self, year: int, quarter: int, reason: str) -> QuarterClose:
+        """Lift a quarter's lock (administrators; a reason is required; audited)."""
+        require(self.user, Role.ADMIN, "解除季別鎖定", "reopen quarters")
+        _check_quarter(quarter)
+        if not str(reason or "").strip():
+            raise StoreError("請填寫解除鎖定的原因。", "Give the reason for reopening the quarter.")
+        return self.store.reopen_quarter(year, quarter, str(reason).strip(), who=self.user.name)
+
+    def quarter_close(
+        self, year: int, quarter: int, *, reopened: bool = False
+    ) -> QuarterClose | None:
+        """The close in force for a quarter (its as-reported figures), or None when open;
+        with ``reopened``, the newest close even if reopened since."""
+        return self.store.quarter_close(year, quarter, reopened=reopened)
+
     def plan_text(self, content: bytes, max_bytes: int = 2 * 1024 * 1024) -> str:
         """An uploaded plan file's text (UTF-8, with or without BOM, or Big5/CP950).
 
@@ -415,6 +473,40 @@ class Engine:
             for name, f in report.frames.items()
         }
         return preview(self.store, self.catalog, self.plan, frames, replace)
+
+
+@dataclass(frozen=True)
+class TargetRevision:
+    """One entry of the target ledger (目標值修正紀錄)."""
+
+    kpi: str
+    year: int
+    quarter: int
+    old: float | None  # the target in force before: the catalogue's or the previous revision's
+    new: float
+    reason: str
+    who: str
+    when: dt.datetime
+
+    def as_json(self) -> dict:
+        return {
+            "kpi": self.kpi,
+            "year": self.year,
+            "quarter": self.quarter,
+            "old": self.old,
+            "new": self.new,
+            "reason": self.reason,
+            "who": self.who,
+            "when": self.when.isoformat(timespec="seconds"),
+        }
+
+
+def _check_quarter(quarter: int) -> None:
+    if quarter not in figures.QUARTERS:
+        raise StoreError(
+            f"季別必須是 1 到 4，不是「{quarter}」。",
+            f"The quarter must be 1 to 4, not '{quarter}'.",
+        )
 
 
 def bundled_source() -> str:

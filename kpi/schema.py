@@ -88,6 +88,23 @@ target_revisions = sa.Table(
     sa.Index("ix_target_revisions_kpi_year", "kpi", "year"),
 )
 
+# Quarter close (期末鎖定): one row per close, with the figures as reported at that moment.
+# A reopen fills the reopened_* columns and lifts the lock; the row and its snapshot stay.
+quarter_closes = sa.Table(
+    "quarter_closes",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("year", sa.Integer, nullable=False),
+    sa.Column("quarter", sa.Integer, nullable=False),
+    sa.Column("snapshot", sa.Text, nullable=False),  # JSON: the quarter's Status, whole agency
+    sa.Column("closed_at", sa.DateTime, nullable=False),
+    sa.Column("closed_by", sa.String(200), nullable=False),
+    sa.Column("reopened_at", sa.DateTime),
+    sa.Column("reopened_by", sa.String(200)),
+    sa.Column("reopen_reason", sa.Text),
+    sa.Index("ix_quarter_closes_year_quarter", "year", "quarter"),
+)
+
 audit = sa.Table(
     "audit",
     metadata,

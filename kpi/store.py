@@ -28,6 +28,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from kpi import rollups
+from kpi.i18n import fmt_quarter
 from kpi.ingest.datasets import DATASETS, Dataset
 from kpi.paths import DEFAULT_DB_PATH, ROOT
 from kpi.schema import (
@@ -40,11 +41,12 @@ from kpi.schema import (
     metadata,
     period_in,
     plans,
+    quarter_closes,
     result_frame,
     target_revisions,
 )
 
-__all__ = ["ROW_TABLES", "Store", "StoreError", "metadata"]
+__all__ = ["ROW_TABLES", "QuarterClose", "Store", "StoreError", "metadata"]
 
 T = TypeVar("T")
 U = TypeVar("U")
@@ -145,6 +147,57 @@ class BatchInfo:
             "undone_by": self.undone_by,
             **{k: v for k, v in self.summary.items() if k in ("year", "months", "quarters")},
         }
+
+
+@dataclass(frozen=True)
+class QuarterClose:
+    """One close of a quarter (期末鎖定): who closed it, when, and the figures as reported then.
+
+    ``snapshot`` is the quarter's whole-agency figures in the JSON shape of ``kpi status``
+    (each indicator also carries its English name and original target). A reopened close
+    keeps its snapshot: it is the quarter's history, and the lock is lifted.
+    """
+
+    id: int
+    year: int
+    quarter: int
+    snapshot: dict
+    closed_at: dt.datetime
+    closed_by: str
+    reopened_at: dt.datetime | None = None
+    reopened_by: str | None = None
+    reopen_reason: str | None = None
+
+    @property
+    def is_open(self) -> bool:
+        """True once reopened: the lock is lifted."""
+        return self.reopened_at is not None
+
+    def as_json(self) -> dict:
+        def when(x: dt.datetime | None) -> str | None:
+            return x.isoformat(timespec="seconds") if x else None
+
+        return {
+            "close": self.id,
+            "year": self.year,
+            "quarter": self.quarter,
+            "closed_at": when(self.closed_at),
+            "closed_by": self.closed_by,
+            "reopened_at": when(self.reopened_at),
+            "reopened_by": self.reopened_by,
+            "reopen_reason": self.reopen_reason,
+        }
+
+
+def closed_message(year: int, quarter: int) -> StoreError:
+    """The refusal of any change to a closed quarter's figures (zh-TW / en)."""
+    return StoreError(
+        f"{fmt_quarter(year, quarter)}已結算（期末鎖定），不能變更該季的資料或目標值，"
+        "未寫入任何資料。如需更正，請管理者先解除鎖定（python -m kpi reopen）。",
+        f"{fmt_quarter(year, quarter, 'en')} is closed: its data and targets cannot change, "
+        "and nothing was written. To correct it, an administrator must reopen the quarter "
+        "first (python -m kpi reopen).",
+    )
 
 
 def resolve_url(url: str | None = None) -> str:
@@ -367,8 +420,10 @@ class Store:
         reason: str,
         who: str,
     ) -> None:
-        """Record a target revision; figures use the newest one."""
+        """Record a target revision; figures use the newest one. A closed quarter's target
+        is refused: it would change the figures reported at the close."""
         with self._write() as conn:
+            self._refuse_closed(conn, {(year, quarter)})
             conn.execute(
                 sa.insert(target_revisions).values(
                     kpi=kpi,
@@ -402,6 +457,160 @@ class Store:
         """(kpi, quarter) → the newest revised target of the year."""
         revs = self.target_revisions(year=year)
         return {(r.kpi, int(r.quarter)): float(r.new) for r in revs.itertuples()}
+
+    # -- quarter close (期末鎖定) ----------------------------------------------------------
+
+    @staticmethod
+    def _closed(conn: Connection) -> set[tuple[int, int]]:
+        """The (year, quarter)s closed now (read inside the caller's transaction)."""
+        q = sa.select(quarter_closes.c.year, quarter_closes.c.quarter).where(
+            quarter_closes.c.reopened_at.is_(None)
+        )
+        return {(int(y), int(qq)) for y, qq in conn.execute(q)}
+
+    def _refuse_closed(self, conn: Connection, touched: set[tuple[int, int]]) -> None:
+        hit = sorted(touched & self._closed(conn))
+        if hit:
+            raise closed_message(*hit[0])
+
+    def _refuse_closed_rows(
+        self, conn: Connection, frames: dict[str, pd.DataFrame], replace: bool
+    ) -> None:
+        """Refuse a file that would change (add, replace or remove) a row of a closed quarter.
+
+        A file whose rows of a closed quarter are exactly what is stored passes: it changes
+        nothing there. Checked in the write transaction, so a close that commits first wins.
+        """
+        closed = self._closed(conn)
+        if not closed:
+            return
+        for name, frame in frames.items():
+            if frame.empty:
+                continue
+            ds = DATASETS[name]
+            if name == "kpi_values":
+                quarter = frame["quarter"].astype(int)
+            else:
+                quarter = (frame["month"].astype(int) - 1) // 3 + 1
+            periods = list(zip(frame["year"].astype(int), quarter, strict=True))
+            for yq in sorted(set(periods) & closed):
+                mine = np.array([p == yq for p in periods], dtype=bool)
+                part = frame[mine]
+                if self._diff(conn, ds, part, replace and name == "visits").changes.writes_anything:
+                    raise closed_message(*yq)
+
+    def _refuse_closed_batch(self, conn: Connection, batch_id: int, datasets: list[str]) -> None:
+        """Refuse an undo that would change a closed quarter: the batch holds a current version
+        (a row or a tombstone) there. Superseded versions of the batch change nothing."""
+        closed = self._closed(conn)
+        if not closed:
+            return
+        touched: set[tuple[int, int]] = set()
+        for name in datasets:
+            t = ROW_TABLES[name]
+            quarterly = name == "kpi_values"
+            q = sa.select(t.c.year, t.c.quarter if quarterly else t.c.month).where(
+                t.c.batch_id == batch_id, t.c.current
+            )
+            for y, p in conn.execute(q.distinct()):
+                touched.add((int(y), int(p) if quarterly else (int(p) - 1) // 3 + 1))
+        self._refuse_closed(conn, touched)
+
+    def close_quarter(
+        self, year: int, quarter: int, snapshot: Callable[[], dict], who: str
+    ) -> QuarterClose:
+        """Close a quarter: store ``snapshot()`` (its figures as reported) and lock its rows.
+
+        The snapshot is taken inside the write transaction, so no import can land between
+        the figures and the lock.
+        """
+        with self._write() as conn:
+            if (year, quarter) in self._closed(conn):
+                raise StoreError(
+                    f"{fmt_quarter(year, quarter)}已經結算過了。",
+                    f"{fmt_quarter(year, quarter, 'en')} is already closed.",
+                )
+            doc = snapshot()
+            at = _now()
+            close_id = conn.execute(
+                sa.insert(quarter_closes)
+                .values(
+                    year=year,
+                    quarter=quarter,
+                    snapshot=json.dumps(doc, ensure_ascii=False),
+                    closed_at=at,
+                    closed_by=who,
+                )
+                .returning(quarter_closes.c.id)
+            ).scalar_one()
+            self._audit(
+                conn, who, "quarter_close", {"year": year, "quarter": quarter, "close": close_id}
+            )
+        return QuarterClose(close_id, year, quarter, doc, at, who)
+
+    def reopen_quarter(self, year: int, quarter: int, reason: str, who: str) -> QuarterClose:
+        """Lift a quarter's lock; its snapshot stays in the history of closes."""
+        with self._write() as conn:
+            row = conn.execute(
+                sa.select(quarter_closes.c.id).where(
+                    quarter_closes.c.year == year,
+                    quarter_closes.c.quarter == quarter,
+                    quarter_closes.c.reopened_at.is_(None),
+                )
+            ).first()
+            if row is None:
+                raise StoreError(
+                    f"{fmt_quarter(year, quarter)}尚未結算，無須解除鎖定。",
+                    f"{fmt_quarter(year, quarter, 'en')} is not closed; there is nothing to reopen.",
+                )
+            conn.execute(
+                sa.update(quarter_closes)
+                .where(quarter_closes.c.id == row.id)
+                .values(reopened_at=_now(), reopened_by=who, reopen_reason=reason)
+            )
+            self._audit(
+                conn,
+                who,
+                "quarter_reopen",
+                {"year": year, "quarter": quarter, "close": row.id, "reason": reason},
+            )
+        return next(c for c in self.quarter_closes(year) if c.id == row.id)
+
+    def quarter_closes(self, year: int | None = None) -> list[QuarterClose]:
+        """Every close (reopened ones too), oldest first."""
+        q = sa.select(quarter_closes).order_by(quarter_closes.c.id)
+        if year is not None:
+            q = q.where(quarter_closes.c.year == year)
+        with self.read() as conn:
+            rows = conn.execute(q).mappings().all()
+        return [
+            QuarterClose(
+                id=r["id"],
+                year=r["year"],
+                quarter=r["quarter"],
+                snapshot=json.loads(r["snapshot"]),
+                closed_at=r["closed_at"],
+                closed_by=r["closed_by"],
+                reopened_at=r["reopened_at"],
+                reopened_by=r["reopened_by"],
+                reopen_reason=r["reopen_reason"],
+            )
+            for r in rows
+        ]
+
+    def quarter_close(
+        self, year: int, quarter: int, *, reopened: bool = False
+    ) -> QuarterClose | None:
+        """The close in force for a quarter, or None when it is open; with ``reopened``, the
+        newest close even if it was reopened since (what was last reported)."""
+        return next(
+            (
+                c
+                for c in reversed(self.quarter_closes(year))
+                if c.quarter == quarter and (reopened or not c.is_open)
+            ),
+            None,
+        )
 
     # -- rows ------------------------------------------------------------------------
 
@@ -493,6 +702,7 @@ class Store:
                 name: self._diff(conn, DATASETS[name], frame, replace_quarters and name == "visits")
                 for name, frame in frames.items()
             }
+            self._refuse_closed_rows(conn, frames, replace_quarters)
             changes = {name: p.changes for name, p in plans_.items()}
             total = Changes()
             for c in changes.values():
@@ -707,6 +917,7 @@ class Store:
                 )
             if guard is not None:
                 guard(conn, batch_id)
+            self._refuse_closed_batch(conn, batch_id, row.datasets.split(","))
             restored: dict[str, int] = {}
             for name in row.datasets.split(","):
                 restored[name] = self._undo_rows(conn, DATASETS[name], batch_id)

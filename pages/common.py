@@ -28,9 +28,21 @@ from kpi.auth import (
     oidc_default_role,
     users_file_path,
 )
+from kpi.closing import Reported, goal_revisions, kpi_revisions
 from kpi.engine import Engine
 from kpi.exports import to_csv_bytes, to_xlsx_bytes
-from kpi.i18n import EN, LANG_NAMES, LANGS, PAGE_TITLES, ZH, Translator, fmt_quarter_short, fmt_year
+from kpi.i18n import (
+    EN,
+    LANG_NAMES,
+    LANGS,
+    PAGE_TITLES,
+    ZH,
+    Translator,
+    fmt_datetime,
+    fmt_quarter_short,
+    fmt_year,
+)
+from kpi.store import QuarterClose, StoreError
 
 log = logging.getLogger("kpi.pages")
 
@@ -233,6 +245,73 @@ def view(name: str, *args):
     return cached_view(version(), name, *args)
 
 
+# -- quarter close (期末鎖定): figures as reported beside the current ones ---------------------------
+
+CLOSE_STRINGS: dict[str, tuple[str, str]] = {
+    "closed": (
+        "本季已於 {when} 結算（{who}）。結算後的修正會與結算時的數值並列，不會悄悄改變。",
+        "This quarter was closed on {when} ({who}). Revisions since then are shown beside "
+        "the figures as reported at the close, never silently.",
+    ),
+    "reopened": (
+        "本季曾於 {when} 結算（{who}），{reopened_at} 由 {reopened_by} 解除鎖定（原因：{reason}）。"
+        "與結算時不同的數值會並列顯示。",
+        "This quarter was closed on {when} ({who}) and reopened on {reopened_at} by "
+        "{reopened_by} (reason: {reason}). Figures that differ from those reported at the "
+        "close are shown beside them.",
+    ),
+    "closed_filtered": (
+        "結算時的數值為全機關合計；選擇工作計畫時不並列比較。",
+        "The figures at the close cover the whole agency; they are not compared under a "
+        "program filter.",
+    ),
+}
+
+
+@dataclass(frozen=True)
+class AsReported:
+    """A quarter's newest close, if any (in force or reopened), and what differs from it now
+    (by indicator and goal id)."""
+
+    close: QuarterClose | None = None
+    kpis: dict[str, Reported] | None = None
+    goals: dict[str, Reported] | None = None
+
+    def kpi(self, kpi_id: str) -> Reported | None:
+        return (self.kpis or {}).get(kpi_id)
+
+    def goal(self, goal_id: str) -> Reported | None:
+        return (self.goals or {}).get(goal_id)
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def as_reported(store_version: int, year: int, quarter: int, programs: tuple[str, ...]):
+    """The quarter's close and its revisions; none are compared under a program filter (the
+    snapshot is the whole agency's)."""
+    close = engine().quarter_close(year, quarter, reopened=True)
+    if close is None or programs:
+        return AsReported(close)
+    now = status(store_version, year, quarter, programs)
+    return AsReported(close, kpi_revisions(close, now), goal_revisions(close, now))
+
+
+def close_caption(t: Translator, reported: AsReported, programs: tuple[str, ...]) -> None:
+    """「本季已於 … 結算」 under a closed (or reopened) quarter's title."""
+    close = reported.close
+    if close is None:
+        return
+    text = CLOSE_STRINGS["reopened" if close.is_open else "closed"][1 if t.en else 0].format(
+        when=fmt_datetime(close.closed_at, t.lang),
+        who=md_escape(close.closed_by),
+        reopened_at=fmt_datetime(close.reopened_at, t.lang),
+        reopened_by=md_escape(close.reopened_by or ""),
+        reason=md_escape(close.reopen_reason or ""),
+    )
+    if programs:
+        text += " " + t.pick(*CLOSE_STRINGS["closed_filtered"])
+    st.caption(f":material/{'lock_open' if close.is_open else 'lock'}: {text}")
+
+
 # -- sidebar and filters ------------------------------------------------------------------------
 
 
@@ -290,10 +369,14 @@ def sidebar(eng: Engine) -> Filters:
         if eng.has_sample():
             st.info(t("sample_notice"))
             if may(Role.ADMIN) and st.button(t("remove_sample"), key="remove_sample"):
-                acting_engine().remove_sample()
-                st.cache_data.clear()
-                st.toast(t("sample_removed"))
-                st.rerun()
+                try:
+                    acting_engine().remove_sample()
+                except StoreError as exc:  # a closed quarter of the sample year, say
+                    st.error(md_escape(t.pick(exc.message_zh, exc.message_en)))
+                else:
+                    st.cache_data.clear()
+                    st.toast(t("sample_removed"))
+                    st.rerun()
     f = current_filters()
     st.query_params.update(
         {

@@ -10,6 +10,8 @@ from kpi.catalog import LIGHT_SYMBOLS, LIGHTS, LOWER
 from kpi.figures import QUARTERS, KpiFigure
 from kpi.i18n import fmt_percent, fmt_quarter_short, fmt_value
 from pages.common import (
+    as_reported,
+    close_caption,
     coverage_link,
     current_filters,
     downloads,
@@ -63,6 +65,14 @@ PAGE_STRINGS: dict[str, tuple[str, str]] = {
     "code": ("代碼", "ID"),
     "name": ("衡量指標名稱", "Indicator name"),
     "unit": ("單位", "Unit"),
+    "original_target": ("原目標值", "Original target"),
+    "reported_actual": ("結算時實際值", "Actual as reported"),
+    "reported_target": ("結算時目標值", "Target as reported"),
+    "reported_light": ("結算時燈號", "Light as reported"),
+    "goal_reported": (
+        "結算時：達成度 {ach}　{light}",
+        "As reported at the close: achievement {ach} {light}",
+    ),
 }
 
 t = translator(PAGE_STRINGS)
@@ -91,6 +101,9 @@ st.caption(
     + (t("scope", names="、".join(f.programs)) if f.programs else t("all_programs"))
 )
 titles = {g.id: f"{g.id}　{g.title}" for g in plan.goals}
+# Each quarter's newest close: where figures moved since, they are shown beside the current ones.
+reported = {q: as_reported(version(), f.year, q, f.programs) for q in QUARTERS}
+close_caption(t, reported[f.quarter], f.programs)
 st.selectbox(t("pick_goal"), ids, key="goal_pick", format_func=titles.get, on_change=remember_goal)
 st.query_params["goal"] = state["goal"]
 goal = plan.goal(state["goal"])
@@ -116,6 +129,15 @@ a.metric(
     delta_description=t("change") if change is not None else None,
 )
 b.metric(t("goal_light", period=period), f"{LIGHT_SYMBOLS[light]} {t.light(light)}")
+was = reported[f.quarter].goal(goal.id)
+if was is not None:
+    a.caption(
+        t(
+            "goal_reported",
+            ach=fmt_percent(was.achievement),
+            light=f"{LIGHT_SYMBOLS[was.light]} {t.light(was.light)}",
+        )
+    )
 quarter_figs = [k for k in figs if k.quarter == f.quarter]
 tally = {n: sum(1 for k in quarter_figs if k.light == n) for n in LIGHTS}
 c.metric(
@@ -150,8 +172,10 @@ HOVER = {"percent": ",.1f", "count": ",.0f", "number": ",.2f"}
 
 
 def table(rows: list[KpiFigure], fmt: str) -> pd.DataFrame:
-    """The indicator's four quarters as shown: formatted for the interface language."""
-    return pd.DataFrame(
+    """The indicator's four quarters as shown: formatted for the interface language, with the
+    original target beside a revised one and the figures as reported at a close beside
+    current ones that moved since (columns only where there is something to show)."""
+    frame = pd.DataFrame(
         {
             t("quarter"): quarter_names,
             t("actual"): [fmt_value(k.actual, fmt) for k in rows],
@@ -160,6 +184,28 @@ def table(rows: list[KpiFigure], fmt: str) -> pd.DataFrame:
             t("light"): [f"{LIGHT_SYMBOLS[k.light]} {t.light(k.light)}" for k in rows],
         }
     )
+    if any(k.original_target is not None for k in rows):
+        frame.insert(
+            3,
+            t("original_target"),
+            [
+                fmt_value(k.original_target, fmt) if k.original_target is not None else ""
+                for k in rows
+            ],
+        )
+    was = [reported[k.quarter].kpi(k.id) for k in rows]
+    if any(w is not None for w in was):
+        frame[t("reported_actual")] = [fmt_value(w.actual, fmt) if w else "" for w in was]
+        frame[t("reported_target")] = [fmt_value(w.target, fmt) if w else "" for w in was]
+        frame[t("reported_light")] = [
+            f"{LIGHT_SYMBOLS[w.light]} {t.light(w.light)}" if w else "" for w in was
+        ]
+    return frame
+
+
+def _reported(k: KpiFigure, field: str) -> float | None:
+    was = reported[k.quarter].kpi(k.id)
+    return getattr(was, field) if was is not None else None
 
 
 def download_frame(rows: list[KpiFigure], unit: str) -> pd.DataFrame:
@@ -172,6 +218,7 @@ def download_frame(rows: list[KpiFigure], unit: str) -> pd.DataFrame:
             t("quarter"): quarter_names,
             t("actual"): [k.actual for k in rows],
             t("target"): [k.target for k in rows],
+            t("original_target"): [k.original_target for k in rows],
             t("achievement"): [k.achievement for k in rows],
             t("light"): [t.light(k.light) for k in rows],
             t("annual_target"): [k.annual_target for k in rows],
@@ -182,6 +229,8 @@ def download_frame(rows: list[KpiFigure], unit: str) -> pd.DataFrame:
             t("projection_method"): [
                 t(f"method_{k.projection_method}") if k.projection_method else "" for k in rows
             ],
+            t("reported_actual"): [_reported(k, "actual") for k in rows],
+            t("reported_target"): [_reported(k, "target") for k in rows],
             t("note"): [k.note or "" for k in rows],
         }
     )

@@ -97,6 +97,8 @@ PAGE_STRINGS: dict[str, tuple[str, str]] = {
     "action_plan_load": ("載入施政計畫", "Load plan"),
     "action_plan_remove": ("移除施政計畫", "Remove plan"),
     "action_target_set": ("修訂目標值", "Revise target"),
+    "action_quarter_close": ("季別結算（期末鎖定）", "Close quarter"),
+    "action_quarter_reopen": ("解除季別鎖定", "Reopen quarter"),
     "action_user_add": ("新增使用者", "Add user"),
     "action_user_role": ("變更使用者角色", "Change user role"),
     "action_user_password": ("變更使用者密碼", "Change user password"),

@@ -10,6 +10,8 @@ from kpi.catalog import LIGHT_SYMBOLS, LIGHTS, LOWER
 from kpi.figures import KpiFigure
 from kpi.i18n import fmt_percent, fmt_quarter_short, fmt_value
 from pages.common import (
+    as_reported,
+    close_caption,
     coverage_link,
     current_filters,
     downloads,
@@ -113,6 +115,21 @@ PAGE_STRINGS: dict[str, tuple[str, str]] = {
     "report_prepare": ("產製報告", "Prepare the report"),
     "report_preparing": ("正在產製報告…", "Writing the report…"),
     "report_download": ("下載報告", "Download the report"),
+    # Quarter close and target revisions: what was reported beside what is current.
+    "revised_header": (
+        "結算後數值有變動的指標（結算時 → 目前）",
+        "Indicators revised since the close (as reported → current)",
+    ),
+    "reported_actual": ("結算時實際值", "Actual as reported"),
+    "reported_target": ("結算時目標值", "Target as reported"),
+    "reported_light": ("結算時燈號", "Light as reported"),
+    "original_target": ("原目標值", "Original target"),
+    "card_reported": (
+        "結算時 {actual}／{target}　{light}",
+        "As reported {actual} / {target} {light}",
+    ),
+    "card_original": ("原目標 {target}（已修正）", "Original target {target} (revised)"),
+    "goal_reported": ("結算時 {ach}　{light}", "As reported {ach} {light}"),
 }
 REPORT_FORMAT_NAMES = {"html": "HTML", "xlsx": "Excel (.xlsx)", "ods": "ODS (.ods)"}
 
@@ -126,6 +143,8 @@ st.caption(
     f"{period}　·　"
     + (t("scope", names="、".join(f.programs)) if f.programs else t("all_programs"))
 )
+reported = as_reported(version(), f.year, f.quarter, f.programs)
+close_caption(t, reported, f.programs)
 
 if not view("data_months", f.year):
     st.info(t("no_data_year", year=t.year(f.year)), icon=":material/info:")
@@ -218,6 +237,43 @@ def indicator_frame(figs: list[KpiFigure] | tuple[KpiFigure, ...]) -> pd.DataFra
                     t(f"method_{k.projection_method}") if k.projection_method else ""
                 ),
                 t("note"): k.note or "",
+                t("original_target"): k.original_target,
+                **reported_columns(k.id),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def reported_columns(kpi_id: str) -> dict[str, object]:
+    """As reported at the quarter's close (only where it differs from the current figures)."""
+    if reported.close is None or f.programs:
+        return {}
+    was = reported.kpi(kpi_id)
+    return {
+        t("reported_actual"): was.actual if was else None,
+        t("reported_target"): was.target if was else None,
+        t("reported_light"): t.light(was.light) if was else "",
+    }
+
+
+def revised_frame() -> pd.DataFrame:
+    """The indicators whose figures moved since the close: as reported beside current."""
+    rows = []
+    for k in now.kpis:
+        was = reported.kpi(k.id)
+        if was is None:
+            continue
+        fmt = indicators[k.id].format
+        rows.append(
+            {
+                t("code"): k.id,
+                t("name"): t.pick(k.name_zh, k.name_en),
+                t("reported_actual"): fmt_value(was.actual, fmt),
+                t("actual"): fmt_value(k.actual, fmt),
+                t("reported_target"): fmt_value(was.target, fmt),
+                t("target"): fmt_value(k.target, fmt),
+                t("reported_light"): light_label(was.light),
+                t("light"): light_label(k.light),
             }
         )
     return pd.DataFrame(rows)
@@ -236,6 +292,12 @@ st.markdown(
 if counts["white"]:
     coverage_link(t)
 
+if reported.kpis:
+    with st.container(border=True):
+        st.markdown(f"**:material/history: {t('revised_header')}**")
+        # Names are catalogue text shown in a table cell: never interpreted as markup.
+        st.dataframe(revised_frame(), hide_index=True, key="overview_revised")
+
 st.subheader(t("goals_header"))
 if f.programs:
     st.caption(t("filtered_goals"))
@@ -244,6 +306,11 @@ with st.container(border=True):
         name, ach, tally, button = st.columns([7, 2.2, 2.8, 1.4], vertical_alignment="center")
         name.markdown(f"{LIGHT_SYMBOLS[g.light]} **{g.id}**　{md_escape(g.title)}")
         ach.markdown(f"**{fmt_percent(g.achievement)}**　{t.light(g.light)}")
+        was = reported.goal(g.id)
+        if was is not None:
+            ach.caption(
+                t("goal_reported", ach=fmt_percent(was.achievement), light=light_label(was.light))
+            )
         tally.markdown(
             "　".join(f"{LIGHT_SYMBOLS[n]} {g.lights[n]}" for n in LIGHTS if g.lights.get(n))
         )
@@ -399,6 +466,18 @@ for start in range(0, len(now.kpis), PER_ROW):
                     annual=fmt_value(annual.get(k.id), fmt) + unit,
                 )
             )
+            if k.original_target is not None:
+                st.caption(t("card_original", target=fmt_value(k.original_target, fmt) + unit))
+            was = reported.kpi(k.id)
+            if was is not None:
+                st.caption(
+                    t(
+                        "card_reported",
+                        actual=fmt_value(was.actual, fmt),
+                        target=fmt_value(was.target, fmt),
+                        light=light_label(was.light),
+                    )
+                )
 downloads(indicator_frame(now.kpis), f"indicators_{f.year}Q{f.quarter}", "overview_indicators")
 
 # -- the briefing report (季報告) for the filters on screen ----------------------------------------

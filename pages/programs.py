@@ -10,6 +10,8 @@ from kpi.catalog import LIGHT_SYMBOLS
 from kpi.charts import EXECUTION_LINE
 from kpi.i18n import fmt_category, fmt_month, fmt_percent, fmt_thousands, fmt_value
 from pages.common import (
+    as_reported,
+    close_caption,
     current_filters,
     downloads,
     engine,
@@ -72,6 +74,7 @@ PAGE_STRINGS: dict[str, tuple[str, str]] = {
     "name": ("衡量指標名稱", "Indicator name"),
     "unit": ("單位", "Unit"),
     "previous": ("上季累計值", "Previous quarter (YTD)"),
+    "original_target": ("原目標值", "Original target"),
 }
 
 t = translator(PAGE_STRINGS)
@@ -105,6 +108,8 @@ st.query_params["program"] = state["program"]
 program = plan.program(state["program"])
 st.subheader(md_escape(program.name))
 st.caption(period)
+# The close's figures are the whole agency's: a program's view only says the quarter is closed.
+close_caption(t, as_reported(version(), f.year, f.quarter, (program.name,)), (program.name,))
 
 has_data = bool(view("data_months", f.year))
 if not has_data:
@@ -132,6 +137,11 @@ if has_data:
                     t("goal"): k.goal,
                     t("actual"): fmt_value(k.actual, ind.format),
                     t("target"): fmt_value(k.target, ind.format),
+                    **(
+                        {t("original_target"): fmt_value(k.original_target, ind.format)}
+                        if any(x.original_target is not None for x in figs)
+                        else {}
+                    ),
                     t("achievement"): fmt_percent(k.achievement),
                     t("light"): f"{LIGHT_SYMBOLS[k.light]} {t.light(k.light)}",
                     t("previous"): fmt_value(k.previous, ind.format),
@@ -145,6 +155,7 @@ if has_data:
                     t("unit"): unit,
                     t("actual"): k.actual,
                     t("target"): k.target,
+                    t("original_target"): k.original_target,
                     t("achievement"): k.achievement,
                     t("light"): t.light(k.light),
                     t("previous"): k.previous,

@@ -98,6 +98,10 @@ def full_history(store: Store) -> dict[str, int]:
     )
     assert visits.status == "imported" and visits.changes["visits"].removed > 0
     e.set_target("K1.1", 108, 4, 44, "mid-year review")
+    # Closes and their snapshots: one reopened (history), one in force.
+    e.close_quarter(108, 4)
+    e.reopen_quarter(108, 4, "late budget report")
+    e.close_quarter(108, 3)
     store.save_plan(108, "外交部", bundled_source(), who="alice")
     return {"visa_fix": fix.batch, "mistake": mistake.batch, "visits": visits.batch}
 
@@ -150,6 +154,7 @@ def test_round_trip_sqlite_postgres_sqlite_keeps_everything_and_undo_works(
     batches = full_history(original)
     before = dump(original)
     assert before["target_revisions"] and before["plans"] and before["batch_files"]
+    assert len(before["quarter_closes"]) == 2
     # Superseded versions, tombstones and the undone batch's rows all travel.
     visits = dump(original)["visits_rows"]
     assert any(not r[2] for r in visits) and any(r[3] for r in visits)
@@ -159,6 +164,9 @@ def test_round_trip_sqlite_postgres_sqlite_keeps_everything_and_undo_works(
     assert first.verified and first.tables == {name: len(rows) for name, rows in before.items()}
     on_pg = stores(pg)
     assert_copy_of(on_pg, original)
+    # The closes travel with their snapshots, and the lock holds on the copy.
+    assert on_pg.quarter_closes() == original.quarter_closes()
+    assert on_pg.quarter_close(108, 3) is not None and on_pg.quarter_close(108, 4) is None
     copy_store(pg, back)
     on_sqlite = stores(back)
     assert_copy_of(on_sqlite, on_pg)
