@@ -452,13 +452,14 @@ def _as_reported(engine, args, as_json: bool, lang: str) -> int:
 
     if args.program:
         raise UsageError("--as-reported shows the whole agency as closed; drop --program")
-    close = engine.quarter_close(args.year, args.quarter)
+    # The newest close, also after a reopen: what was reported stays answerable.
+    close = engine.quarter_close(args.year, args.quarter, reopened=True)
     if close is None:
         period = fmt_quarter(args.year, args.quarter, lang)
         _fail(
-            f"{period} is not closed: there are no figures as reported. Close it first (python -m kpi close)."
+            f"{period} has never been closed: there are no figures as reported. Close it first (python -m kpi close)."
             if lang == "en"
-            else f"{period}尚未結算，沒有結算時的數值。請先結算（python -m kpi close）。",
+            else f"{period}尚未結算過，沒有結算時的數值。請先結算（python -m kpi close）。",
             as_json,
         )
         return EXIT_REFUSED
@@ -467,6 +468,8 @@ def _as_reported(engine, args, as_json: bool, lang: str) -> int:
     lines = [
         f"{args.year}年第{args.quarter}季　結算時數值（{closed['closed_at']}，{closed['closed_by']}）"
     ]
+    if closed["reopened_at"]:
+        lines.append(f"（已於 {closed['reopened_at']} 解除鎖定：{closed['reopen_reason']}）")
     for g in doc["goals"]:
         ach = "—" if g["achievement"] is None else f"{g['achievement']:.1%}"
         lines.append(f"{g['id']} {g['light']:<6} {ach:>7}  {g['title']}")

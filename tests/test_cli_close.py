@@ -65,7 +65,7 @@ def test_close_as_reported_reopen_and_close_again(tmp_path, cli, cli_json, db):
     assert cli_json("import", q1)[0] == 0
 
     code, doc = cli_json("status", "--year", "108", "--quarter", "1", "--as-reported")
-    assert code == 1 and "尚未結算" in doc["error"]
+    assert code == 1 and "尚未結算過" in doc["error"]
 
     code, closed = cli_json("close", "--year", "2019", "--quarter", "Q1")
     assert code == 0 and set(closed) == CLOSE_KEYS | {"status"}
@@ -112,10 +112,16 @@ def test_close_as_reported_reopen_and_close_again(tmp_path, cli, cli_json, db):
     code, reopened = cli_json("reopen", "--year", "108", "--quarter", "1", "--reason", "漏報")
     assert code == 0 and reopened["status"] == "reopened" and reopened["reopen_reason"] == "漏報"
     assert cli_json("reopen", "--year", "108", "--quarter", "1", "--reason", "x")[0] == 1
-    assert cli_json("status", "--year", "108", "--quarter", "1", "--as-reported")[0] == 1
     code, doc = cli_json("import", fix)
     assert code == 0 and doc["files"][0]["status"] == "imported"
     assert k41(cli_json("status", "--year", "108", "--quarter", "1")[1])["actual"] == 52
+    # What was reported at the close is still answered after the reopen and the fix.
+    code, was = cli_json("status", "--year", "108", "--quarter", "1", "--as-reported")
+    assert code == 0 and k41(was)["actual"] == 48
+    assert was["as_reported"]["close"] == closed["close"]
+    assert was["as_reported"]["reopen_reason"] == "漏報" and was["as_reported"]["reopened_at"]
+    code, out, _ = cli("status", "--year", "108", "--quarter", "1", "--as-reported")
+    assert code == 0 and "解除鎖定：漏報" in out
 
     # Closing again takes a new snapshot.
     code, again = cli_json("close", "--year", "108", "--quarter", "1")
