@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import os
 import uuid
 
 import pytest
 import sqlalchemy as sa
 
+from kpi.cli import main
 from kpi.store import Store
 
 PG_URL = os.environ.get("KPI_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
@@ -46,3 +48,34 @@ def pg_store() -> Store:
 def store(request) -> Store:
     """Every storage test runs on both databases."""
     return request.getfixturevalue("sqlite_store" if request.param == "sqlite" else "pg_store")
+
+
+# -- the CLI, run in-process on a fresh SQLite store (tests/test_cli*.py) ------------------
+
+
+@pytest.fixture
+def db(tmp_path) -> str:
+    return f"sqlite:///{tmp_path / 'cli.sqlite3'}"
+
+
+@pytest.fixture
+def cli(db, capsys):
+    """Run the CLI in-process: (exit code, stdout, stderr)."""
+
+    def run(*args: str) -> tuple[int, str, str]:
+        code = main(["--db", db, *map(str, args)])
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    return run
+
+
+@pytest.fixture
+def cli_json(cli):
+    """Run with --json: stdout must be exactly one JSON document."""
+
+    def run(*args: str) -> tuple[int, dict]:
+        code, out, _ = cli(*args, "--json")
+        return code, json.loads(out)
+
+    return run

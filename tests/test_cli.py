@@ -11,7 +11,6 @@ from pathlib import Path
 import openpyxl
 import pytest
 
-from kpi.cli import main
 from kpi.paths import ROOT
 from kpi.store import Store
 
@@ -57,34 +56,6 @@ def write_xlsx(path: Path, sheets: dict[str, list[list]]) -> Path:
             ws.append(row)
     wb.save(path)
     return path
-
-
-@pytest.fixture
-def db(tmp_path) -> str:
-    return f"sqlite:///{tmp_path / 'cli.sqlite3'}"
-
-
-@pytest.fixture
-def cli(db, capsys):
-    """Run the CLI in-process: (exit code, stdout, stderr)."""
-
-    def run(*args: str) -> tuple[int, str, str]:
-        code = main(["--db", db, *map(str, args)])
-        out, err = capsys.readouterr()
-        return code, out, err
-
-    return run
-
-
-@pytest.fixture
-def cli_json(cli):
-    """Run with --json: stdout must be exactly one JSON document."""
-
-    def run(*args: str) -> tuple[int, dict]:
-        code, out, _ = cli(*args, "--json")
-        return code, json.loads(out)
-
-    return run
 
 
 def check_file_doc(doc: dict) -> None:

@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import json
-
 import pytest
 
-from kpi.cli import main
 from kpi.store import Store
 from tests.test_cli import write_xlsx
 
@@ -24,34 +21,6 @@ CLOSE_KEYS = {
     "reopened_by",
     "reopen_reason",
 }
-
-
-@pytest.fixture
-def db(tmp_path) -> str:
-    return f"sqlite:///{tmp_path / 'cli.sqlite3'}"
-
-
-@pytest.fixture
-def cli(db, capsys):
-    """Run the CLI in-process: (exit code, stdout, stderr)."""
-
-    def run(*args: str) -> tuple[int, str, str]:
-        code = main(["--db", db, *map(str, args)])
-        out, err = capsys.readouterr()
-        return code, out, err
-
-    return run
-
-
-@pytest.fixture
-def cli_json(cli):
-    """Run with --json: stdout must be exactly one JSON document."""
-
-    def run(*args: str) -> tuple[int, dict]:
-        code, out, _ = cli(*args, "--json")
-        return code, json.loads(out)
-
-    return run
 
 
 def k41(doc: dict) -> dict:
