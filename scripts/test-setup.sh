@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # Everything the test suite needs besides Python packages: a PostgreSQL server answering on
-# 127.0.0.1:5432 (trust auth, database "test"), Debian's Chromium and CJK fonts for the
+# 127.0.0.1:5432 (trust auth, database "test"), Debian's Chromium, CJK and emoji fonts for the
 # browser tests. Idempotent: installs or starts only what is missing.
 set -euo pipefail
 
 need_apt=()
 command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)
 dpkg -s fonts-noto-cjk >/dev/null 2>&1 || need_apt+=(fonts-noto-cjk)
+# The lights are 🟢🟡🔴⚪ emoji: without a colour emoji font Chromium draws empty boxes.
+dpkg -s fonts-noto-color-emoji >/dev/null 2>&1 || need_apt+=(fonts-noto-color-emoji)
 
 pg_answers() { pg_isready -h 127.0.0.1 -p 5432 -q 2>/dev/null; }
 if ! command -v pg_isready >/dev/null 2>&1 || ! command -v pg_ctlcluster >/dev/null 2>&1; then
@@ -44,4 +46,4 @@ fi
 if ! psql -h 127.0.0.1 -U postgres -d test -qtAc "select 1" >/dev/null 2>&1; then
   psql -h 127.0.0.1 -U postgres -qc "create database test" >/dev/null
 fi
-echo "test-setup: PostgreSQL, Chromium and CJK fonts ready"
+echo "test-setup: PostgreSQL, Chromium, CJK and emoji fonts ready"
