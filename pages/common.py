@@ -445,9 +445,10 @@ def md_escape(text: object) -> str:
     return _MD_SPECIAL.sub(r"\\\1", _AUTOLINK.sub(WORD_JOINER, str(text)))
 
 
-# A table this small is written to Excel and CSV on every run (cached on its contents);
-# a larger one, or one given as a function, only when someone asks for it.
-EAGER_ROWS = 2_000
+# A table this small is written to Excel and CSV on every run (cached on its contents;
+# openpyxl takes about 20 µs a cell); a larger one, or one given as a function, only when
+# someone asks for it.
+EAGER_CELLS = 2_000
 _XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
@@ -472,7 +473,7 @@ def downloads(
     kept in the session until ``token`` (for a function: what its table depends on, such as
     the store's version and the filters) or the table's contents change.
     """
-    if callable(frame) or len(frame) > EAGER_ROWS:
+    if callable(frame) or frame.size > EAGER_CELLS:
         if callable(frame) and token is None:
             raise TypeError("downloads: a table given as a function needs a token")
         if token is None:
