@@ -17,6 +17,7 @@ import json
 import os
 import threading
 from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,6 +25,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import sqlalchemy as sa
+from pandas.api.types import is_numeric_dtype
 from sqlalchemy.engine import Connection, Engine
 
 from kpi import rollups
@@ -575,9 +577,13 @@ class Store:
         merged = new.merge(old, on=key, how="left", suffixes=("", "__old"), indicator=True)
         found = merged["_merge"].eq("both").to_numpy()
         matched = found & ~merged["deleted"].eq(True).to_numpy()
+        # Only keys the store holds have old values to compare (none on a first import).
         same = np.ones(len(merged), dtype=bool)
-        for v in value_cols:
-            same &= _values_equal(merged[v], merged[f"{v}__old"])
+        both = np.flatnonzero(matched)
+        if len(both):
+            pairs = merged.iloc[both]
+            for v in value_cols:
+                same[both] &= _values_equal(pairs[v], pairs[f"{v}__old"])
         n_new = int((~matched).sum())
         n_unchanged = int((matched & same).sum())
         n_changed = int((matched & ~same).sum())
@@ -634,14 +640,20 @@ class Store:
             tomb["current"] = True
             tomb["deleted"] = True
             rows = pd.concat([rows, tomb[rows.columns]], ignore_index=True)
-        bulk_insert(conn, t, rows)
         # The current rows of the file's months are now what the store kept of them plus
-        # the file's own: the summaries of those months are computed from them in memory.
-        after = pd.concat([p.kept, rows[~rows["deleted"]]], ignore_index=True)
+        # the file's own: the summaries of those months are computed from them in memory,
+        # in a second thread while this one inserts the rows (the drivers release the GIL
+        # while the database works). Only this thread uses the connection.
+        after = _current_rows(p.kept, rows[~rows["deleted"]])
+        periods = rows
         if ds.name == "kpi_values":
-            rows, after = (f.assign(month=f["quarter"] * 3) for f in (rows, after))
-        months = set(zip(rows["year"].astype(int), rows["month"].astype(int), strict=True))
-        rollups.refresh(conn, ds.name, months, after, p.scope, bulk_insert)
+            periods, after = (f.assign(month=f["quarter"] * 3) for f in (rows, after))
+        months = set(zip(periods["year"].astype(int), periods["month"].astype(int), strict=True))
+        with ThreadPoolExecutor(1, thread_name_prefix="kpi-summaries") as pool:
+            computed = pool.submit(rollups.in_memory, ds.name, months, after, p.scope)
+            bulk_insert(conn, t, rows)
+            summaries = computed.result()
+        rollups.refresh(conn, ds.name, months, summaries, bulk_insert)
 
     # -- batches and undo --------------------------------------------------------------
 
@@ -742,6 +754,19 @@ class _Plan:
     removed: pd.DataFrame  # stored rows the file removes (visits replacing their quarters)
     kept: pd.DataFrame  # stored current rows of the file's months that stay current
     scope: set[tuple[int, int]]  # the file's (year, month)s: `kept` holds all of their rows
+
+
+def _current_rows(kept: pd.DataFrame, written: pd.DataFrame) -> pd.DataFrame:
+    """The stored rows that stay current and the batch's own, with the batch's dtypes.
+
+    The stored rows come back from the database as Python objects; cast to the file's
+    dtypes, the summaries add numbers instead of objects.
+    """
+    if kept.empty:
+        return written.reset_index(drop=True)
+    numbers = [c for c in kept.columns if c in written and is_numeric_dtype(written[c])]
+    kept = kept.astype({c: written[c].dtype for c in numbers})
+    return pd.concat([kept, written], ignore_index=True)
 
 
 def _with_period(dataset: str, frame: pd.DataFrame) -> pd.DataFrame:
