@@ -12,10 +12,13 @@ import html
 import io
 import re
 import struct
+import threading
 import zipfile
 import zlib
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator
+from contextlib import closing
 from dataclasses import dataclass, field
+from queue import Full, Queue
 
 import numpy as np
 import python_calamine as pc
@@ -243,6 +246,9 @@ CHUNK = MB
 MAX_ELEMENT = 16 * MB
 _ENTITY = re.compile(rb"<!\s*(?:DOCTYPE|ENTITY)", re.IGNORECASE)
 _ENTITY_OVERLAP = 16
+# Members larger than this are inflated in a second thread, this many chunks ahead.
+PREFETCH_FROM = 4 * MB
+PREFETCH = 2
 
 
 def _read_zip(content: bytes, limits: Limits) -> Workbook:
@@ -297,7 +303,7 @@ def _check_zip_sizes(members: Iterable[_Member], limits: Limits) -> None:
         raise _bomb(f"{total / MB:,.0f} MB uncompressed")
 
 
-def _stream(content: bytes, m: _Member) -> Iterator[bytes]:
+def _stream(content: bytes, m: _Member) -> Generator[bytes]:
     """Decompress one member in chunks, never producing more than its declared size."""
     if content[m.offset : m.offset + 4] != ZIP_MAGIC:
         raise _damaged("zip member header")
@@ -345,14 +351,70 @@ def _member_bytes(content: bytes, m: _Member, cap: int) -> bytes:
     return data
 
 
+def _ahead(chunks: Iterator[bytes], depth: int = PREFETCH) -> Generator[bytes]:
+    """The same chunks, produced in a second thread up to ``depth`` ahead of the consumer.
+
+    zlib releases the GIL while it inflates, so a large member decompresses while the
+    previous chunk is scanned (numpy releases it too). Errors reach the consumer in order;
+    a consumer that stops early stops the producer, and at most ``depth`` chunks wait.
+    """
+    queue: Queue[tuple[bytes | None, BaseException | None]] = Queue(depth)
+    stop = threading.Event()
+
+    def produce() -> None:
+        try:
+            for chunk in chunks:
+                while not stop.is_set():
+                    try:
+                        queue.put((chunk, None), timeout=0.1)
+                        break
+                    except Full:
+                        continue
+                if stop.is_set():
+                    return
+            item: tuple[bytes | None, BaseException | None] = (None, None)
+        except BaseException as exc:  # handed to the consumer, raised there
+            item = (None, exc)
+        while not stop.is_set():
+            try:
+                queue.put(item, timeout=0.1)
+                return
+            except Full:
+                continue
+
+    worker = threading.Thread(target=produce, name="kpi-inflate", daemon=True)
+    worker.start()
+    try:
+        while True:
+            chunk, error = queue.get()
+            if error is not None:
+                raise error
+            if chunk is None:
+                return
+            yield chunk
+    finally:
+        stop.set()
+        worker.join()
+
+
 def _scan_member(content: bytes, m: _Member, sink: Callable[[bytes, bool], None] | None) -> None:
     """Stream one member: refuse entity declarations; feed complete chunks to sink."""
+    chunks: Generator[bytes] = _stream(content, m)
+    if m.size > PREFETCH_FROM:
+        chunks = _ahead(chunks)
+    # Closed at once when the scan refuses the member: the inflating thread stops too.
+    with closing(chunks):
+        _scan_chunks(chunks, sink)
+
+
+def _scan_chunks(chunks: Iterator[bytes], sink: Callable[[bytes, bool], None] | None) -> None:
     tail = b""
-    for chunk in _stream(content, m):
+    for chunk in chunks:
         # find() first: the regex is case-insensitive and far slower than a byte search.
         if b"<!" in tail + chunk[:_ENTITY_OVERLAP] and _ENTITY.search(tail + chunk[:64]):
             raise _entities()
-        if b"<!" in chunk and _ENTITY.search(chunk):
+        # "<" is everywhere in XML and "!" almost nowhere: look for the rare byte first.
+        if b"!" in chunk and b"<!" in chunk and _ENTITY.search(chunk):
             raise _entities()
         tail = chunk[-_ENTITY_OVERLAP:]
         if sink is not None:
@@ -423,20 +485,25 @@ class _XlsxSheetScanner:
         # Tag names start after "<", or after "prefix:" (calamine ignores the prefix).
         lt = np.flatnonzero(a[:n] == ord("<"))
         starts = lt + 1
-        if _PREFIXED_NAME.search(region):
+        prefixed = _PREFIXED_NAME.search(region) is not None
+        if prefixed:
             # Excel puts colons on every row (spans="1:8", x14ac:dyDescent): only a colon
             # before c, row or f can start a tag name, and most regions have none.
             colons = np.flatnonzero(a[:n] == ord(":")) + 1
             starts = np.sort(np.concatenate([starts, colons]))
         first = a[starts]
-        cells = starts[first == ord("c")]
-        cells = cells[_ends_name(a[cells + 1])]
-        rows = starts[first == ord("r")]
-        rows = rows[(a[rows + 1] == ord("o")) & (a[rows + 2] == ord("w")) & _ends_name(a[rows + 3])]
+        cells = np.flatnonzero(first == ord("c"))
+        cells = cells[_ends_name(a[starts[cells] + 1])]
+        rows = np.flatnonzero(first == ord("r"))
+        at = starts[rows]
+        rows = rows[(a[at + 1] == ord("o")) & (a[at + 2] == ord("w")) & _ends_name(a[at + 3])]
         f = starts[first == ord("f")]
         formulas = bool(_ends_name(a[f + 1]).any())
         for tags, name_len in ((cells, 1), (rows, 3)):
-            r, c, closed = self._addresses(region, a, tags + name_len, lt)
+            after = starts[tags] + name_len
+            # The "<" that follows each tag: the next one in lt, unless colons joined starts.
+            nxt = np.searchsorted(lt, after) if prefixed else tags + 1
+            r, c, closed = self._addresses(region, a, after, lt, nxt)
             keep = ~closed & (r > 0)
             if name_len == 1 and keep.any():
                 self.scan.extent.add(int(r[keep].max()), int(c[keep].max()))
@@ -451,12 +518,13 @@ class _XlsxSheetScanner:
 
     @staticmethod
     def _addresses(
-        region: bytes, a: np.ndarray, after: np.ndarray, lt: np.ndarray
+        region: bytes, a: np.ndarray, after: np.ndarray, lt: np.ndarray, nxt: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """The r="…" address of each tag (row, column; 0 when absent) and if it self-closes.
 
-        Excel, LibreOffice and openpyxl all write r first (<c r="B7" …>): those addresses are
-        read with array arithmetic; any other spelling is read with a regex, tag by tag.
+        ``nxt`` is the index in ``lt`` of the "<" after each tag. Excel, LibreOffice and
+        openpyxl all write r first (<c r="B7" …>): those addresses are read with array
+        arithmetic; any other spelling is read with a regex, tag by tag.
         """
         quote = (a[after + 3] == ord('"')) | (a[after + 3] == ord("'"))
         fast = (
@@ -473,7 +541,6 @@ class _XlsxSheetScanner:
                 r[i] = min(int(m.group(2)), _HUGE)
                 c[i] = min(_col_index(m.group(1)) + 1, _HUGE) if m.group(1) else 0
         # Self-closed when the next tag follows "/>" (pretty-printed files count as open).
-        nxt = np.searchsorted(lt, after)
         closed = np.zeros(len(after), dtype=bool)
         has = nxt < len(lt)
         follow = lt[nxt[has]]
@@ -507,25 +574,30 @@ _HUGE = 10**9
 
 def _parse_addresses(a: np.ndarray, pos: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Addresses starting at pos ("B7", "xfd1048576", "12" for a row): 1-based row, column."""
+    # Each address's bytes side by side, so that every step below reads one narrow column.
+    window = a[pos[:, None] + np.arange(_REF_WIDTH)]
     cols = np.zeros(len(pos), dtype=np.int64)
     rows = np.zeros(len(pos), dtype=np.int64)
     in_letters = np.ones(len(pos), dtype=bool)
     in_digits = np.ones(len(pos), dtype=bool)
     for k in range(_REF_WIDTH):
-        ch = a[pos + k].astype(np.int64)
-        upper = ch & ~32  # calamine accepts lowercase column letters
-        letter = in_letters & (upper >= 65) & (upper <= 90)
-        # A fourth letter is already past Excel's last column: cap rather than overflow.
-        cols = np.where(letter, np.minimum(cols * 26 + upper - 64, _HUGE), cols)
+        ch = window[:, k]
+        # Byte arithmetic wraps below "A" and "0", so one comparison tests each range.
+        letter_value = (ch & ~np.uint8(32)) - np.uint8(64)  # calamine accepts lowercase letters
+        letter = in_letters & (letter_value - np.uint8(1) < 26)
+        digit_value = ch - np.uint8(48)
+        digit = ~letter & in_digits & (digit_value < 10)
+        # Eleven letters or digits fit in 64 bits: the caps below come once, at the end.
+        cols = np.where(letter, cols * 26 + letter_value, cols)
+        rows = np.where(digit, rows * 10 + digit_value, rows)
         in_letters = letter
-        digit = ~letter & in_digits & (ch >= 48) & (ch <= 57)
-        rows = np.where(digit, np.minimum(rows * 10 + ch - 48, _HUGE), rows)
         in_digits = letter | digit
         if not in_digits.any():
             break
-    # More digits than the window holds: far past Excel's last row.
-    rows = np.where(in_digits & (rows > 0), _HUGE, rows)
-    return rows, cols
+    # More digits than the window holds: far past Excel's last row. A fourth letter is
+    # already past Excel's last column.
+    rows = np.where(in_digits & (rows > 0), _HUGE, np.minimum(rows, _HUGE))
+    return rows, np.minimum(cols, _HUGE)
 
 
 def _is_space(a: np.ndarray) -> np.ndarray:
