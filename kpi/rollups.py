@@ -24,7 +24,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
 
-from kpi.schema import ROW_TABLES, metadata, period_in
+from kpi.schema import ROW_TABLES, metadata, of_batch, period_in
 
 
 class binary_max(FunctionElement):  # noqa: N801 — named like the SQL it renders
@@ -345,7 +345,7 @@ def rebuild(conn: Connection) -> None:
 def months_of_batch(conn: Connection, dataset: str, batch_id: int) -> set[tuple[int, int]]:
     """The (year, month)s a batch's versions belong to: what undoing it touches."""
     t = ROW_TABLES[dataset]
-    q = sa.select(t.c.year, _month_sql(t)).where(t.c.batch_id == batch_id).distinct()
+    q = sa.select(t.c.year, _month_sql(t)).where(of_batch(conn, dataset, batch_id, t)).distinct()
     return {(int(y), int(m)) for y, m in conn.execute(q)}
 
 

@@ -35,10 +35,13 @@ from kpi.schema import (
     ROW_TABLES,
     audit,
     batch_files,
+    batch_rows,
     batches,
     bulk_insert,
     meta,
     metadata,
+    next_id,
+    of_batch,
     period_in,
     plans,
     result_frame,
@@ -441,8 +444,10 @@ class Store:
             ).first()
             if live is not None:
                 raise StoreError("只能刪除已復原的批次。", "Only undone batches can be deleted.")
-            for t in ROW_TABLES.values():
-                conn.execute(sa.delete(t).where(t.c.batch_id.in_(list(ids))))
+            for name, t in ROW_TABLES.items():
+                for batch_id in ids:
+                    conn.execute(sa.delete(t).where(of_batch(conn, name, batch_id, t)))
+            conn.execute(sa.delete(batch_rows).where(batch_rows.c.batch_id.in_(list(ids))))
             conn.execute(sa.delete(batch_files).where(batch_files.c.batch_id.in_(list(ids))))
             conn.execute(sa.delete(batches).where(batches.c.id.in_(list(ids))))
             self._audit(conn, who, "purge", {"batches": list(ids)})
@@ -651,9 +656,25 @@ class Store:
         months = set(zip(periods["year"].astype(int), periods["month"].astype(int), strict=True))
         with ThreadPoolExecutor(1, thread_name_prefix="kpi-summaries") as pool:
             computed = pool.submit(rollups.in_memory, ds.name, months, after, p.scope)
-            bulk_insert(conn, t, rows)
+            self._insert_rows(conn, ds.name, t, rows, batch_id)
             summaries = computed.result()
         rollups.refresh(conn, ds.name, months, summaries, bulk_insert)
+
+    @staticmethod
+    def _insert_rows(
+        conn: Connection, dataset: str, t: sa.Table, rows: pd.DataFrame, batch_id: int
+    ) -> None:
+        """Insert a batch's versions of one dataset and record the ids they got."""
+        if rows.empty:
+            return
+        first = next_id(conn, t)
+        bulk_insert(conn, t, rows)
+        last = conn.execute(sa.select(sa.func.max(t.c.id))).scalar_one()
+        conn.execute(
+            sa.insert(batch_rows).values(
+                batch_id=batch_id, dataset=dataset, first_id=first, last_id=last
+            )
+        )
 
     # -- batches and undo --------------------------------------------------------------
 
@@ -729,7 +750,7 @@ class Store:
         result = conn.execute(
             sa.select(t.c.id, t.c.batch_id, *(t.c[k] for k in ds.key))
             .select_from(t.join(mine, on).join(batches, batches.c.id == t.c.batch_id))
-            .where(mine.c.batch_id == batch_id, batches.c.status == "active")
+            .where(of_batch(conn, ds.name, batch_id, mine), batches.c.status == "active")
             .distinct()
         )
         versions = result_frame(result)
