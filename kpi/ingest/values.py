@@ -160,11 +160,14 @@ class Kinds:
 
 def kinds_of(values: np.ndarray) -> Kinds:
     """Classify a column of raw cells (an object array) by type, factorizing its texts."""
-    # A column holds a handful of types: factorize them once, then test each distinct type.
-    type_codes, types = pd.factorize(_TYPE_OF(values)) if len(values) else ([], [])
-    type_codes = np.asarray(type_codes, dtype=np.intp)
+    cell_types = _TYPE_OF(values)
+    # A column holds one to a few types: a set of them, then one comparison per extra type.
+    types = tuple(set(cell_types.tolist()))
+    type_codes = np.zeros(len(values), dtype=np.intp)
+    for i, t in enumerate(types[1:], start=1):
+        type_codes[np.equal(cell_types, t).astype(bool)] = i
     text_codes = np.full(len(values), -1, dtype=np.intp)
-    untyped = Kinds(type_codes, tuple(types), text_codes, np.array([], dtype=object))
+    untyped = Kinds(type_codes, types, text_codes, np.array([], dtype=object))
     text = untyped.of_type(_TEXT_TYPES)
     if not text.any():
         return untyped
@@ -226,10 +229,15 @@ def _roc(year: pd.Series) -> pd.Series:
 
 def _number_values(s: pd.Series, mask: np.ndarray) -> pd.Series:
     """Numeric cells as float64 (NaN elsewhere)."""
-    out = pd.Series(np.nan, index=s.index, dtype="float64")
+    out = np.full(len(s), np.nan)
     if mask.any():
-        out[mask] = pd.to_numeric(s[mask].astype(object), errors="coerce").astype(float)
-    return out
+        cells = s.to_numpy(dtype=object)[mask]
+        try:
+            # Python and numpy numbers convert in C; an int past float's range does not.
+            out[mask] = cells.astype(float)
+        except (OverflowError, TypeError, ValueError):
+            out[mask] = pd.to_numeric(pd.Series(cells), errors="coerce").astype(float)
+    return pd.Series(out, index=s.index)
 
 
 def _whole(v: pd.Series, below: float = 2**53) -> pd.Series:
@@ -295,17 +303,19 @@ def _text_numbers(texts: pd.Series) -> pd.DataFrame:
 def parse_number(s: pd.Series, blank_is_zero: bool = False, kinds: Kinds | None = None) -> Parsed:
     """Numbers: commas, full-width digits, (1,234) negatives, unicode minus, 92.35% → 0.9235."""
     cells = _cells(s, kinds)
-    t = cells.on_text(_text_numbers(cells.texts))
-    dash = t["dash"].fillna(False).to_numpy(dtype=bool)
-    values = _number_values(s, cells.number).where(cells.number, t["value"].astype(float))
-    values = values.where(np.isfinite(values))
-    read = values.notna().to_numpy()
+    t = _text_numbers(cells.texts)
+    # Per distinct text, then onto the cells; code -1 (not text) takes the appended default.
+    text_value = np.append(t["value"].to_numpy(dtype=float), np.nan)[cells.codes]
+    dash = np.append(t["dash"].to_numpy(dtype=bool), False)[cells.codes]
+    percent = np.append(t["percent"].to_numpy(dtype=bool), False)[cells.codes]
+    values = np.where(cells.number, _number_values(s, cells.number).to_numpy(), text_value)
+    values = np.where(np.isfinite(values), values, np.nan)
+    read = ~np.isnan(values)
     blank = cells.blank | dash
     if blank_is_zero:
-        values = values.where(~blank, 0.0)
+        values = np.where(blank, 0.0, values)
     cells = replace(cells, blank=blank)
-    percent = t["percent"].fillna(False).to_numpy(dtype=bool)
-    return _result(values.astype("float64"), cells, ~read, percent=percent)
+    return _result(pd.Series(values, index=s.index), cells, ~read, percent=percent)
 
 
 def parse_int(s: pd.Series, blank_is_zero: bool = False, kinds: Kinds | None = None) -> Parsed:
