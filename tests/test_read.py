@@ -368,6 +368,29 @@ def test_members_inflated_ahead_are_refused_alike(monkeypatch, content: bytes, c
     assert not [t for t in threading.enumerate() if t.name == "kpi-inflate"]
 
 
+def test_worksheets_scanned_in_threads_find_every_formula_and_the_bound(monkeypatch) -> None:
+    rows = "".join(
+        f'<row r="{r}"><c r="A{r}"><v>{r}</v></c><c r="B{r}"><f>A{r}*2</f></c></row>'
+        for r in range(1, 3001)
+    )
+    content = W.raw_xlsx(rows + '<row r="4000"><c r="F4000"><v>1</v></c></row>')
+    plain = read_workbook(content, "f.xlsx")
+    monkeypatch.setattr(read_module, "CHUNK", 4096)  # regions merge in any order
+    monkeypatch.setattr(read_module, "PREFETCH_FROM", 0)
+    scans: list[read_module._SheetScan] = []
+    calamine = read_module._calamine
+
+    def spy(content, fmt, found):
+        scans.extend(found.values())
+        return calamine(content, fmt, found)
+
+    monkeypatch.setattr(read_module, "_calamine", spy)
+    threaded = read_workbook(content, "f.xlsx")
+    assert threaded == plain
+    assert len(threaded.sheets[0].formula_without_value) == 3000
+    assert (scans[0].extent.rows, scans[0].extent.cols) == (4000, 6)
+
+
 def test_members_inflated_ahead_read_the_same(monkeypatch) -> None:
     rows = [[f"mission {i}", i, i * 1.5, "" if i % 7 else "note"] for i in range(3000)]
     content = W.xlsx_bytes({"S": ROWS, "T": rows})

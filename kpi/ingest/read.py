@@ -15,9 +15,11 @@ import struct
 import threading
 import zipfile
 import zlib
+from collections import deque
 from collections.abc import Callable, Generator, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import closing
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from queue import Full, Queue
 
 import numpy as np
@@ -249,6 +251,9 @@ _ENTITY_OVERLAP = 16
 # Members larger than this are inflated in a second thread, this many chunks ahead.
 PREFETCH_FROM = 4 * MB
 PREFETCH = 2
+# Their worksheets are scanned in a thread pool, this many regions ahead of the merge.
+SCAN_THREADS = 2
+SCAN_AHEAD = 2
 
 
 def _read_zip(content: bytes, limits: Limits) -> Workbook:
@@ -444,11 +449,29 @@ _VALUE = re.compile(rb"<(?:\w+:)?v\s*>([^<]*)</(?:\w+:)?v\s*>")
 _STRING_RESULT = re.compile(rb"""\st\s*=\s*["']str["']""")
 
 
-class _XlsxSheetScanner:
-    """Streams a worksheet's XML: bounds the cell grid and finds formulas without a value."""
+@dataclass(frozen=True)
+class _RegionScan:
+    """What one region of a worksheet's XML tells about the sheet's grid."""
 
-    def __init__(self, scan: _SheetScan) -> None:
+    cell_rows: int = 0  # the largest row and column of an addressed cell that is not empty
+    cell_cols: int = 0
+    row_tags: int = 0  # the largest r="…" of a <row> tag
+    cells_without_ref: int = 0
+    rows_without_ref: int = 0
+    formulas: tuple[tuple[int, int], ...] = ()  # formula cells saved without a value
+
+
+class _XlsxSheetScanner:
+    """Streams a worksheet's XML: bounds the cell grid and finds formulas without a value.
+
+    Given a thread pool, regions are scanned in it, a few at a time, while the next ones
+    are cut (numpy releases the GIL); what they find is merged in any order.
+    """
+
+    def __init__(self, scan: _SheetScan, pool: ThreadPoolExecutor | None = None) -> None:
         self.scan = scan
+        self.pool = pool
+        self.pending: deque[Future[_RegionScan]] = deque()
         self.carry = b""
         self.cells_without_ref = 0
         self.rows_without_ref = 0
@@ -467,10 +490,17 @@ class _XlsxSheetScanner:
         region, self.carry = buf[:cut], buf[cut:]
         if len(self.carry) > MAX_ELEMENT:
             raise _damaged("oversized cell")
-        if region and self._extent(region):
-            prefixed = b":f>" in region or b":f " in region
-            self._formulas(region, _PREFIXED_FORMULA if prefixed else _FORMULA)
-        if last and self.cells_without_ref:
+        if region and self.pool is None:
+            self._merge(_XlsxSheetScanner._region(region))
+        elif region:
+            self.pending.append(self.pool.submit(_XlsxSheetScanner._region, region))
+            while len(self.pending) > SCAN_AHEAD:
+                self._merge(self.pending.popleft().result())
+        if not last:
+            return
+        while self.pending:
+            self._merge(self.pending.popleft().result())
+        if self.cells_without_ref:
             # Cells written without an address continue from the previous one (or the row's).
             e = self.scan.extent
             e.add(
@@ -478,8 +508,26 @@ class _XlsxSheetScanner:
                 e.cols + self.cells_without_ref,
             )
 
-    def _extent(self, region: bytes) -> bool:
-        """Widen the grid bound by this region's cells; whether it holds formula tags."""
+    def _merge(self, found: _RegionScan) -> None:
+        self.scan.extent.add(found.cell_rows, found.cell_cols)
+        self.max_row_tag = max(self.max_row_tag, found.row_tags)
+        self.cells_without_ref += found.cells_without_ref
+        self.rows_without_ref += found.rows_without_ref
+        self.scan.formulas.extend(found.formulas)
+
+    @staticmethod
+    def _region(region: bytes) -> _RegionScan:
+        """Scan one region of whole elements (and tags) for the grid's bound and formulas."""
+        found, formula_tags = _XlsxSheetScanner._extent(region)
+        if not formula_tags:
+            return found
+        prefixed = b":f>" in region or b":f " in region
+        formulas = _XlsxSheetScanner._formulas(region, _PREFIXED_FORMULA if prefixed else _FORMULA)
+        return replace(found, formulas=tuple(formulas))
+
+    @staticmethod
+    def _extent(region: bytes) -> tuple[_RegionScan, bool]:
+        """The bound the region's cells and rows give; whether it holds formula tags."""
         n = len(region)
         a = np.frombuffer(region + b"\0" * _PAD, dtype=np.uint8)
         # Tag names start after "<", or after "prefix:" (calamine ignores the prefix).
@@ -498,23 +546,19 @@ class _XlsxSheetScanner:
         at = starts[rows]
         rows = rows[(a[at + 1] == ord("o")) & (a[at + 2] == ord("w")) & _ends_name(a[at + 3])]
         f = starts[first == ord("f")]
-        formulas = bool(_ends_name(a[f + 1]).any())
+        formula_tags = bool(_ends_name(a[f + 1]).any())
+        maxima, missing = [], []
         for tags, name_len in ((cells, 1), (rows, 3)):
             after = starts[tags] + name_len
             # The "<" that follows each tag: the next one in lt, unless colons joined starts.
             nxt = np.searchsorted(lt, after) if prefixed else tags + 1
-            r, c, closed = self._addresses(region, a, after, lt, nxt)
+            r, c, closed = _XlsxSheetScanner._addresses(region, a, after, lt, nxt)
             keep = ~closed & (r > 0)
-            if name_len == 1 and keep.any():
-                self.scan.extent.add(int(r[keep].max()), int(c[keep].max()))
-            elif name_len == 3 and keep.any():
-                self.max_row_tag = max(self.max_row_tag, int(r[keep].max()))
-            missing = int((r == 0).sum())
-            if name_len == 1:
-                self.cells_without_ref += missing
-            else:
-                self.rows_without_ref += missing
-        return formulas
+            maxima.append((int(r[keep].max()), int(c[keep].max())) if keep.any() else (0, 0))
+            missing.append(int((r == 0).sum()))
+        (cell_rows, cell_cols), (row_tags, _) = maxima
+        found = _RegionScan(cell_rows, cell_cols, row_tags, missing[0], missing[1])
+        return found, formula_tags
 
     @staticmethod
     def _addresses(
@@ -547,7 +591,9 @@ class _XlsxSheetScanner:
         closed[has] = (a[follow - 1] == ord(">")) & (a[follow - 2] == ord("/"))
         return r, c, closed
 
-    def _formulas(self, region: bytes, pattern: re.Pattern[bytes]) -> None:
+    @staticmethod
+    def _formulas(region: bytes, pattern: re.Pattern[bytes]) -> list[tuple[int, int]]:
+        found = []
         for f in pattern.finditer(region):
             # <f> is the first child of its cell, so the cell's start tag is close behind.
             start = _cell_start(region, f.start())
@@ -562,7 +608,8 @@ class _XlsxSheetScanner:
             value = _VALUE.search(cell)
             has_value = value is not None and (value.group(1) != b"" or _STRING_RESULT.search(head))
             if not has_value:
-                self.scan.formulas.append((int(ref.group(2)) - 1, _col_index(ref.group(1))))
+                found.append((int(ref.group(2)) - 1, _col_index(ref.group(1))))
+        return found
 
 
 _PREFIXED_NAME = re.compile(rb":(?:c|row|f)[ \t\r\n>/]")
@@ -688,19 +735,25 @@ def _read_xlsx(content: bytes, members: dict[str, _Member], fmt: str, limits: Li
     )
     by_path = {p: name for name, p in paths.items()}
     scans: dict[str, _SheetScan] = {}
-    for m in members.values():
-        sheet = by_path.get(m.name)
-        if sheet is not None:
-            scans[sheet] = _SheetScan()
-            _scan_member(content, m, _XlsxSheetScanner(scans[sheet]))
-        else:
-            _scan_member(content, m, None)
-    # A worksheet calamine finds but the relationships do not name would escape the bound.
-    for m in members.values():
-        if m.name.startswith("xl/worksheets/") and m.name not in by_path:
-            orphan = _SheetScan()
-            _scan_member(content, m, _XlsxSheetScanner(orphan))
-            scans[f"\0{m.name}"] = orphan
+    # Threads start with the first large worksheet, if any.
+    with ThreadPoolExecutor(SCAN_THREADS, thread_name_prefix="kpi-scan") as pool:
+
+        def scanner(m: _Member, scan: _SheetScan) -> _XlsxSheetScanner:
+            return _XlsxSheetScanner(scan, pool if m.size > PREFETCH_FROM else None)
+
+        for m in members.values():
+            sheet = by_path.get(m.name)
+            if sheet is not None:
+                scans[sheet] = _SheetScan()
+                _scan_member(content, m, scanner(m, scans[sheet]))
+            else:
+                _scan_member(content, m, None)
+        # A worksheet calamine finds but the relationships do not name would escape the bound.
+        for m in members.values():
+            if m.name.startswith("xl/worksheets/") and m.name not in by_path:
+                orphan = _SheetScan()
+                _scan_member(content, m, scanner(m, orphan))
+                scans[f"\0{m.name}"] = orphan
     _check_extents(scans, limits)
     return _calamine(content, fmt, scans)
 
