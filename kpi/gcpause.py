@@ -2,9 +2,10 @@
 
 Reading a 200,000-row sheet makes a list per row, and storing it a tuple per row: each
 700 new containers start a collection, and a collection looks at every container alive,
-rows already read included — hundreds of passes that find no cycles (cells, rows and
-frames hold none) and cost about a tenth of an import. Reference counting still frees
-everything as usual; only the search for cycles waits until the import is done.
+rows already read included. A 200k-row import started 290 of them, 0.23 s in all, and
+they found 4,324 objects in cycles (library bookkeeping; cells, rows and frames hold
+none). Reference counting still frees everything else as usual; those few wait for the
+first collection after the import.
 
 The collector is one per process and imports may run in several threads at once: the
 first to enter pauses it, the last to leave resumes it, and only if it was running.
