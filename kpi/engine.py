@@ -13,7 +13,7 @@ import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from kpi import figures
+from kpi import figures, gcpause
 from kpi.auth import LOCAL, PermissionDenied, Role, User, require
 from kpi.catalog import Catalog, find_indicator, load_catalog
 from kpi.diff import ImportPreview, preview
@@ -149,7 +149,21 @@ class Engine:
         """Validate a file and, unless refused or a dry run, store it as one batch."""
         if not dry_run:
             require(self.user, Role.UPLOADER, "匯入資料", "import files")
-        report = analyze(content, filename, context or self.context(year, quarter), limits)
+        context = context or self.context(year, quarter)
+        with gcpause.paused():
+            return self._import(content, filename, context, replace, dry_run, who, limits)
+
+    def _import(
+        self,
+        content: bytes,
+        filename: str,
+        context: Context,
+        replace: bool,
+        dry_run: bool,
+        who: str | None,
+        limits: Limits,
+    ) -> ImportResult:
+        report = analyze(content, filename, context, limits)
         if not report.ok:
             return ImportResult(report, "refused")
         summary = {

@@ -14,7 +14,7 @@ of its periods), which spares reading back and sorting what it has just written.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -24,7 +24,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
 
-from kpi.schema import ROW_TABLES, metadata, period_in
+from kpi.schema import ROW_TABLES, metadata, of_batch, period_in
 
 
 class binary_max(FunctionElement):  # noqa: N801 — named like the SQL it renders
@@ -275,23 +275,44 @@ def _partition(s: Summary, months: Iterable[tuple[int, int]]) -> tuple[set, set]
     return keys, {(y, (q - 1) * 3 + i) for y, q in keys for i in (1, 2, 3)}
 
 
+def in_memory(
+    dataset: str, months: Iterable[tuple[int, int]], rows: pd.DataFrame, rows_cover: set
+) -> dict[str, pd.DataFrame]:
+    """The dataset's summaries of these months that ``rows`` cover, computed in pandas.
+
+    ``rows`` are the current rows of the months in ``rows_cover`` after a write (year and
+    month as columns). Keyed by summary table; a summary whose periods the rows do not
+    cover is left out (``refresh`` reads it from the rows table). Touches no database, so
+    an import computes it while its rows are being inserted.
+    """
+    months = {(int(y), int(m)) for y, m in months}
+    out: dict[str, pd.DataFrame] = {}
+    for s in SUMMARIES:
+        if s.dataset != dataset or not months:
+            continue
+        _, all_months = _partition(s, months)
+        if all_months <= rows_cover:
+            mine = _in_months(rows, all_months)
+            out[s.table.name] = s.compute(mine) if len(mine) else pd.DataFrame(columns=s.columns)
+    return out
+
+
 def refresh(
     conn: Connection,
     dataset: str,
     months: Iterable[tuple[int, int]],
-    rows: pd.DataFrame | None = None,
-    rows_cover: set[tuple[int, int]] = frozenset(),
+    computed: Mapping[str, pd.DataFrame] | None = None,
     insert: Callable[[Connection, sa.Table, pd.DataFrame], None] | None = None,
 ) -> None:
     """Recompute the dataset's summaries for the periods that hold these (year, month)s.
 
-    ``rows`` are the current rows of the months in ``rows_cover`` after the write (year
-    and month as columns); a summary whose periods they cover is computed from them and
-    written with ``insert``, any other from the rows table.
+    A summary in ``computed`` (from ``in_memory``) is written with ``insert``; any other
+    is recomputed from the rows table.
     """
     months = {(int(y), int(m)) for y, m in months}
     if not months:
         return
+    computed = computed or {}
     for s in SUMMARIES:
         if s.dataset != dataset:
             continue
@@ -301,10 +322,9 @@ def refresh(
         if "dataset" in table.c:
             stale = sa.and_(table.c.dataset == dataset, stale)
         conn.execute(sa.delete(table).where(stale))
-        if rows is not None and insert is not None and all_months <= rows_cover:
-            mine = _in_months(rows, all_months)
-            if len(mine):
-                insert(conn, table, s.compute(mine))
+        if table.name in computed and insert is not None:
+            if len(computed[table.name]):
+                insert(conn, table, computed[table.name])
         else:
             conn.execute(sa.insert(table).from_select(s.columns, s.select(all_months)))
 
@@ -325,7 +345,7 @@ def rebuild(conn: Connection) -> None:
 def months_of_batch(conn: Connection, dataset: str, batch_id: int) -> set[tuple[int, int]]:
     """The (year, month)s a batch's versions belong to: what undoing it touches."""
     t = ROW_TABLES[dataset]
-    q = sa.select(t.c.year, _month_sql(t)).where(t.c.batch_id == batch_id).distinct()
+    q = sa.select(t.c.year, _month_sql(t)).where(of_batch(conn, dataset, batch_id, t)).distinct()
     return {(int(y), int(m)) for y, m in conn.execute(q)}
 
 

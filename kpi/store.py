@@ -17,6 +17,7 @@ import json
 import os
 import threading
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,6 +26,7 @@ from typing import TypeVar
 import numpy as np
 import pandas as pd
 import sqlalchemy as sa
+from pandas.api.types import is_numeric_dtype
 from sqlalchemy.engine import Connection, Engine
 
 from kpi import rollups
@@ -35,10 +37,13 @@ from kpi.schema import (
     ROW_TABLES,
     audit,
     batch_files,
+    batch_rows,
     batches,
     bulk_insert,
     meta,
     metadata,
+    next_id,
+    of_batch,
     period_in,
     plans,
     quarter_closes,
@@ -657,8 +662,10 @@ class Store:
             ).first()
             if live is not None:
                 raise StoreError("只能刪除已復原的批次。", "Only undone batches can be deleted.")
-            for t in ROW_TABLES.values():
-                conn.execute(sa.delete(t).where(t.c.batch_id.in_(list(ids))))
+            for name, t in ROW_TABLES.items():
+                for batch_id in ids:
+                    conn.execute(sa.delete(t).where(of_batch(conn, name, batch_id, t)))
+            conn.execute(sa.delete(batch_rows).where(batch_rows.c.batch_id.in_(list(ids))))
             conn.execute(sa.delete(batch_files).where(batch_files.c.batch_id.in_(list(ids))))
             conn.execute(sa.delete(batches).where(batches.c.id.in_(list(ids))))
             self._audit(conn, who, "purge", {"batches": list(ids)})
@@ -794,9 +801,13 @@ class Store:
         merged = new.merge(old, on=key, how="left", suffixes=("", "__old"), indicator=True)
         found = merged["_merge"].eq("both").to_numpy()
         matched = found & ~merged["deleted"].eq(True).to_numpy()
+        # Only keys the store holds have old values to compare (none on a first import).
         same = np.ones(len(merged), dtype=bool)
-        for v in value_cols:
-            same &= _values_equal(merged[v], merged[f"{v}__old"])
+        both = np.flatnonzero(matched)
+        if len(both):
+            pairs = merged.iloc[both]
+            for v in value_cols:
+                same[both] &= _values_equal(pairs[v], pairs[f"{v}__old"])
         n_new = int((~matched).sum())
         n_unchanged = int((matched & same).sum())
         n_changed = int((matched & ~same).sum())
@@ -853,14 +864,36 @@ class Store:
             tomb["current"] = True
             tomb["deleted"] = True
             rows = pd.concat([rows, tomb[rows.columns]], ignore_index=True)
-        bulk_insert(conn, t, rows)
         # The current rows of the file's months are now what the store kept of them plus
-        # the file's own: the summaries of those months are computed from them in memory.
-        after = pd.concat([p.kept, rows[~rows["deleted"]]], ignore_index=True)
+        # the file's own: the summaries of those months are computed from them in memory,
+        # in a second thread while this one inserts the rows (the drivers release the GIL
+        # while the database works). Only this thread uses the connection.
+        after = _current_rows(p.kept, rows[~rows["deleted"]])
+        periods = rows
         if ds.name == "kpi_values":
-            rows, after = (f.assign(month=f["quarter"] * 3) for f in (rows, after))
-        months = set(zip(rows["year"].astype(int), rows["month"].astype(int), strict=True))
-        rollups.refresh(conn, ds.name, months, after, p.scope, bulk_insert)
+            periods, after = (f.assign(month=f["quarter"] * 3) for f in (rows, after))
+        months = set(zip(periods["year"].astype(int), periods["month"].astype(int), strict=True))
+        with ThreadPoolExecutor(1, thread_name_prefix="kpi-summaries") as pool:
+            computed = pool.submit(rollups.in_memory, ds.name, months, after, p.scope)
+            self._insert_rows(conn, ds.name, t, rows, batch_id)
+            summaries = computed.result()
+        rollups.refresh(conn, ds.name, months, summaries, bulk_insert)
+
+    @staticmethod
+    def _insert_rows(
+        conn: Connection, dataset: str, t: sa.Table, rows: pd.DataFrame, batch_id: int
+    ) -> None:
+        """Insert a batch's versions of one dataset and record the ids they got."""
+        if rows.empty:
+            return
+        first = next_id(conn, t)
+        bulk_insert(conn, t, rows)
+        last = conn.execute(sa.select(sa.func.max(t.c.id))).scalar_one()
+        conn.execute(
+            sa.insert(batch_rows).values(
+                batch_id=batch_id, dataset=dataset, first_id=first, last_id=last
+            )
+        )
 
     # -- batches and undo --------------------------------------------------------------
 
@@ -937,7 +970,7 @@ class Store:
         result = conn.execute(
             sa.select(t.c.id, t.c.batch_id, *(t.c[k] for k in ds.key))
             .select_from(t.join(mine, on).join(batches, batches.c.id == t.c.batch_id))
-            .where(mine.c.batch_id == batch_id, batches.c.status == "active")
+            .where(of_batch(conn, ds.name, batch_id, mine), batches.c.status == "active")
             .distinct()
         )
         versions = result_frame(result)
@@ -1041,6 +1074,19 @@ class _Plan:
     removed: pd.DataFrame  # stored rows the file removes (visits replacing their quarters)
     kept: pd.DataFrame  # stored current rows of the file's months that stay current
     scope: set[tuple[int, int]]  # the file's (year, month)s: `kept` holds all of their rows
+
+
+def _current_rows(kept: pd.DataFrame, written: pd.DataFrame) -> pd.DataFrame:
+    """The stored rows that stay current and the batch's own, with the batch's dtypes.
+
+    The stored rows come back from the database as Python objects; cast to the file's
+    dtypes, the summaries add numbers instead of objects.
+    """
+    if kept.empty:
+        return written.reset_index(drop=True)
+    numbers = [c for c in kept.columns if c in written and is_numeric_dtype(written[c])]
+    kept = kept.astype({c: written[c].dtype for c in numbers})
+    return pd.concat([kept, written], ignore_index=True)
 
 
 def _with_period(dataset: str, frame: pd.DataFrame) -> pd.DataFrame:

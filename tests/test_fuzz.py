@@ -17,8 +17,10 @@ import io
 import json
 import zipfile
 from dataclasses import dataclass, field
+from unittest import mock
 
 import numpy as np
+import pandas as pd
 import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
@@ -26,7 +28,7 @@ from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
 from kpi.catalog import load_catalog
 from kpi.engine import Engine
-from kpi.ingest import FileReport, analyze
+from kpi.ingest import FileReport, analyze, layout
 from kpi.ingest.datasets import (
     CHOICE,
     DATASETS,
@@ -670,3 +672,28 @@ def test_braces_in_a_header_are_quoted_not_formatted() -> None:
     assert found["bad_budget"].message_zh == "「預算數{0}」的值「abc」不是有效的金額。"
     assert found["bad_allotted"].message_zh == "「累計分配數{註}」的值「x」不是有效的金額。"
     assert found["bad_spent"].message_en == "Spent (YTD) 'y' is not a valid amount."
+
+
+@settings(_FUZZ, max_examples=25)
+@given(book=books(), year=_YEARS, quarter=_QUARTERS)
+def test_parsers_read_alike_with_and_without_the_layouts_classification(
+    book: Book, year: int | None, quarter: int | None, sqlite_engine: Engine
+) -> None:
+    """The parsers reuse how the layout classified each column's cells: same report."""
+    ctx = sqlite_engine.context(year, quarter)
+    content = book.build()
+    shared = analyze(content, book.name, ctx)
+
+    def unclassified(*args, **kwargs) -> layout.Table:
+        return layout.Table(layout.read_table(*args, **kwargs).frame, {})
+
+    with mock.patch("kpi.ingest.read_table", unclassified):
+        alone = analyze(content, book.name, ctx)
+    assert (shared.format, shared.sheets, shared.problems) == (
+        alone.format,
+        alone.sheets,
+        alone.problems,
+    )
+    assert shared.frames.keys() == alone.frames.keys()
+    for name, frame in shared.frames.items():
+        pd.testing.assert_frame_equal(frame, alone.frames[name])

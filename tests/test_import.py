@@ -7,8 +7,10 @@ store does not matter, ``analyze`` gives the same report without writing anythin
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import io
 import shutil
+import threading
 import zipfile
 from pathlib import Path
 
@@ -18,6 +20,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from kpi import gcpause
 from kpi.engine import Engine, ImportResult
 from kpi.ingest import FileReport, analyze
 from kpi.ingest.datasets import DATASETS
@@ -1307,3 +1310,66 @@ def test_a_dry_run_writes_nothing(engine: Engine) -> None:
     assert result.status == "valid"
     assert result.as_json()["changes"]["new"] == 8
     assert snapshot(engine) == before
+
+
+# -- the cycle collector waits while an import builds its rows ---------------------------------
+
+
+def _visa_workbook() -> bytes:
+    return xlsx_bytes(
+        {"簽證": visa_sheet(["108/01", "駐日本代表處", "亞太", "停留簽證", 10, 9, 1, 4.5])}
+    )
+
+
+def test_an_import_runs_without_cycle_collection_and_restores_it(engine: Engine, monkeypatch):
+    seen = []
+    real = engine.store.import_frames
+
+    def spy(*args, **kwargs):
+        seen.append(gc.isenabled())
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(engine.store, "import_frames", spy)
+    assert gc.isenabled()
+    result = engine.import_bytes(_visa_workbook(), "visa.xlsx")
+    assert result.status == "imported" and seen == [False]
+    assert gc.isenabled()
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("store failed")
+
+    monkeypatch.setattr(engine.store, "import_frames", broken)
+    with pytest.raises(RuntimeError):
+        engine.import_bytes(_visa_workbook(), "visa.xlsx")
+    assert gc.isenabled()
+
+
+def test_the_collector_resumes_when_the_last_of_several_imports_ends():
+    inside, leave = threading.Barrier(3), threading.Event()
+    states = []
+
+    def one_import():
+        with gcpause.paused():
+            inside.wait()
+            leave.wait()
+            states.append(gc.isenabled())
+
+    threads = [threading.Thread(target=one_import) for _ in range(2)]
+    for t in threads:
+        t.start()
+    inside.wait()
+    assert not gc.isenabled()
+    leave.set()
+    for t in threads:
+        t.join()
+    assert states == [False, False] and gc.isenabled()
+
+
+def test_a_collector_switched_off_before_stays_off():
+    gc.disable()
+    try:
+        with gcpause.paused():
+            assert not gc.isenabled()
+        assert not gc.isenabled()
+    finally:
+        gc.enable()

@@ -5,14 +5,17 @@ from __future__ import annotations
 import datetime as dt
 import io
 import resource
+import threading
 import time
 import zipfile
 from collections.abc import Callable
 
+import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from kpi.ingest import read as read_module
 from kpi.ingest.read import (
     DEFAULT_LIMITS,
     OLE_MAGIC,
@@ -318,3 +321,117 @@ def test_mutated_files_raise_only_read_error(data: st.DataObject) -> None:
 def test_random_bytes_raise_only_read_error(tail: bytes, head: bytes) -> None:
     with pytest.raises(ReadError):
         read_workbook(head + tail, "f")
+
+
+# ---------------------------------------------------------------- inflating in a second thread
+
+
+def test_chunks_inflated_ahead_arrive_in_order_and_errors_after_them() -> None:
+    def chunks():
+        yield from (bytes([i]) * 10 for i in range(20))
+        raise ReadError("damaged", "壞了", "damaged")
+
+    got = []
+    with pytest.raises(ReadError):
+        for chunk in read_module._ahead(chunks()):
+            got.append(chunk)
+    assert got == [bytes([i]) * 10 for i in range(20)]
+
+
+def test_a_consumer_that_stops_early_stops_the_inflating_thread() -> None:
+    produced = []
+
+    def chunks():
+        for i in range(1000):
+            produced.append(i)
+            yield b"x"
+
+    ahead = read_module._ahead(chunks(), depth=2)
+    assert next(ahead) == b"x"
+    ahead.close()
+    assert not [t for t in threading.enumerate() if t.name == "kpi-inflate"]
+    assert len(produced) <= 4  # the chunk taken, the ones queued, one being put
+
+
+@pytest.mark.parametrize(
+    "content, code",
+    [
+        (W.entity_bomb_xlsx(), "xml_entities"),
+        (W.sparse_grid_xlsx(), "too_many_cells"),
+        (W.raw_xlsx('<row r="1"><c r="A1"><v>1</v></c'), "damaged"),
+    ],
+    ids=["entities", "grid-bomb", "damaged"],
+)
+def test_members_inflated_ahead_are_refused_alike(monkeypatch, content: bytes, code: str) -> None:
+    monkeypatch.setattr(read_module, "PREFETCH_FROM", 0)
+    refused(content, code)
+    assert not [t for t in threading.enumerate() if t.name == "kpi-inflate"]
+
+
+def test_worksheets_scanned_in_threads_find_every_formula_and_the_bound(monkeypatch) -> None:
+    rows = "".join(
+        f'<row r="{r}"><c r="A{r}"><v>{r}</v></c><c r="B{r}"><f>A{r}*2</f></c></row>'
+        for r in range(1, 3001)
+    )
+    content = W.raw_xlsx(rows + '<row r="4000"><c r="F4000"><v>1</v></c></row>')
+    plain = read_workbook(content, "f.xlsx")
+    monkeypatch.setattr(read_module, "CHUNK", 4096)  # regions merge in any order
+    monkeypatch.setattr(read_module, "PREFETCH_FROM", 0)
+    scans: list[read_module._SheetScan] = []
+    calamine = read_module._calamine
+
+    def spy(content, fmt, found):
+        scans.extend(found.values())
+        return calamine(content, fmt, found)
+
+    monkeypatch.setattr(read_module, "_calamine", spy)
+    threaded = read_workbook(content, "f.xlsx")
+    assert threaded == plain
+    assert len(threaded.sheets[0].formula_without_value) == 3000
+    assert (scans[0].extent.rows, scans[0].extent.cols) == (4000, 6)
+
+
+def test_members_inflated_ahead_read_the_same(monkeypatch) -> None:
+    rows = [[f"mission {i}", i, i * 1.5, "" if i % 7 else "note"] for i in range(3000)]
+    content = W.xlsx_bytes({"S": ROWS, "T": rows})
+    plain = read_workbook(content, "f.xlsx")
+    monkeypatch.setattr(read_module, "CHUNK", 4096)  # many chunks, each cut mid-element
+    monkeypatch.setattr(read_module, "PREFETCH_FROM", 0)
+    assert read_workbook(content, "f.xlsx") == plain
+
+
+def _address_by_hand(text: bytes) -> tuple[int, int]:
+    """Row and column of an address the slow way: letters, then digits, within 11 bytes."""
+    huge, width = 10**9, 11
+    col = row = k = 0
+    while k < width and k < len(text) and chr(text[k]).upper() in "ABCDEFGHIJKLMNOPQRSTUVWXYZ":
+        col = col * 26 + ord(chr(text[k]).upper()) - 64
+        k += 1
+    while k < width and k < len(text) and chr(text[k]) in "0123456789":
+        row = row * 10 + text[k] - 48
+        k += 1
+    if k == width and row > 0:
+        row = huge  # the address runs past the window: far past Excel's last row
+    return min(row, huge), min(col, huge)
+
+
+_ADDRESS_BYTES = st.one_of(
+    st.text(alphabet="AHXZahxz0179@[`{/: '", max_size=14).map(str.encode),
+    st.binary(max_size=14).map(lambda b: b.replace(b"\0", b"")),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_ADDRESS_BYTES, max_size=20))
+def test_addresses_read_with_array_arithmetic_as_by_hand(spelled: list[bytes]) -> None:
+    # Each address ends at a quote, as in r="B7"; the quote is never part of one.
+    spelled = [t.replace(b'"', b"") for t in spelled]
+    region = b"".join(t + b'"' for t in spelled)
+    starts, pos = [], 0
+    for t in spelled:
+        starts.append(pos)
+        pos += len(t) + 1
+    a = np.frombuffer(region + b"\0" * 19, dtype=np.uint8)
+    rows, cols = read_module._parse_addresses(a, np.array(starts, dtype=np.int64))
+    expected = [_address_by_hand(t) for t in spelled]
+    assert list(zip(rows.tolist(), cols.tolist(), strict=True)) == expected

@@ -8,13 +8,22 @@ from __future__ import annotations
 import itertools
 
 import pandas as pd
+import pytest
 import sqlalchemy as sa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from kpi import rollups, views
+from kpi import store as store_module
 from kpi.store import Store
-from tests.test_store import base_files, changed_files, do_import, visa
+from tests.test_store import (
+    base_files,
+    changed_files,
+    do_import,
+    snapshot,
+    total_versions,
+    visa,
+)
 
 
 def _normal(rows) -> list[tuple]:
@@ -200,3 +209,64 @@ def test_an_import_computes_the_summaries_of_the_periods_its_file_covers_in_memo
     do_import(store, {"visa": visa([r[:5] + (99, 98, 1, 3.0) for r in rows if r[1] == 5])})
     assert "summary_visa_missions" not in computed
     assert_summaries_match_rows(store)
+
+
+# -- the summaries an import computes while its rows are inserted ------------------------------
+
+
+def _quarter_of_visas(year: int) -> pd.DataFrame:
+    return visa(
+        [
+            (year, m, mission, region, kind, 10 + m, 7 + m, 3, None if m == 2 else 4.5)
+            for m in (1, 2, 3)
+            for mission, region in zip(MISSIONS, ("亞太", None, "亞太"), strict=True)
+            for kind in TYPES
+        ]
+    )
+
+
+def test_summaries_computed_beside_the_insert_equal_those_the_database_computes(store):
+    year = next(_years)
+    do_import(store, {"visa": _quarter_of_visas(year)})
+    # Re-imported with changes, so stored rows that stay current are added in too.
+    changed = _quarter_of_visas(year)
+    changed.loc[::4, "issued"] += 1
+    do_import(store, {"visa": changed.iloc[::2]}, name="changed.xlsx")
+    in_memory = summary_state(store)
+    with store.engine.begin() as conn:
+        rollups.rebuild(conn)
+    assert summary_state(store) == in_memory
+
+
+def test_a_summary_that_fails_beside_the_insert_leaves_nothing_written(store, monkeypatch):
+    do_import(store, base_files())
+    before = (store.version(), store.batches(), total_versions(store), snapshot(store))
+    summaries = summary_state(store)
+
+    def broken(self, rows):
+        raise RuntimeError("summary failed")
+
+    monkeypatch.setattr(rollups.Summary, "compute", broken)
+    with pytest.raises(RuntimeError, match="summary failed"):
+        do_import(store, {"visa": _quarter_of_visas(next(_years))}, name="broken.xlsx")
+    assert (store.version(), store.batches(), total_versions(store), snapshot(store)) == before
+    assert summary_state(store) == summaries
+
+
+def test_an_insert_that_fails_beside_the_summaries_leaves_nothing_written(store, monkeypatch):
+    do_import(store, base_files())
+    before = (store.version(), store.batches(), total_versions(store), snapshot(store))
+    summaries = summary_state(store)
+    insert = store_module.bulk_insert
+
+    def broken(conn, table, rows):
+        if table.name == "visa_rows":
+            insert(conn, table, rows)  # the rows are written, then the transaction fails
+            raise RuntimeError("insert failed")
+        insert(conn, table, rows)
+
+    monkeypatch.setattr(store_module, "bulk_insert", broken)
+    with pytest.raises(RuntimeError, match="insert failed"):
+        do_import(store, {"visa": _quarter_of_visas(next(_years))}, name="broken.xlsx")
+    assert (store.version(), store.batches(), total_versions(store), snapshot(store)) == before
+    assert summary_state(store) == summaries

@@ -9,16 +9,21 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import itertools
+import uuid
 
 import numpy as np
 import pandas as pd
 import pytest
 import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from kpi.ingest.datasets import DATASETS
-from kpi.store import ROW_TABLES, Store, StoreError
+from kpi.paths import ROOT
+from kpi.schema import batch_rows, batches
+from kpi.store import ROW_TABLES, Store, StoreError, make_engine
 
 BUDGET_COLUMNS = [
     "year",
@@ -668,3 +673,151 @@ def test_current_rows_always_follow_the_newest_batch_not_undone(store, ops):
             expected = model.current(name)
             assert state[name] == expected, name
     assert current_versions_per_key(store) <= 1
+
+
+# -- each batch's rows by id range -------------------------------------------------------------
+
+
+def test_every_batch_records_the_id_range_of_each_datasets_rows(store):
+    first = do_import(store, base_files())
+    second = do_import(store, changed_files(), name="changed.xlsx", replace_quarters=True)
+    with store.read() as conn:
+        ranges = {
+            (b, name): (lo, hi)
+            for b, name, lo, hi in conn.execute(
+                sa.select(
+                    batch_rows.c.batch_id,
+                    batch_rows.c.dataset,
+                    batch_rows.c.first_id,
+                    batch_rows.c.last_id,
+                )
+            )
+        }
+        for batch in (first.batch_id, second.batch_id):
+            for name, t in ROW_TABLES.items():
+                ids = [i for (i,) in conn.execute(sa.select(t.c.id).where(t.c.batch_id == batch))]
+                if not ids:
+                    assert (batch, name) not in ranges
+                    continue
+                lo, hi = ranges[batch, name]
+                # The range holds the batch's rows and nobody else's.
+                assert lo <= min(ids) and max(ids) <= hi
+                inside = conn.execute(
+                    sa.select(sa.func.count()).where(t.c.id.between(lo, hi))
+                ).scalar_one()
+                assert inside == len(ids)
+
+
+def test_purging_batches_deletes_their_rows_and_ranges(store):
+    first = do_import(store, base_files())
+    kept = do_import(store, changed_files(), name="changed.xlsx")
+    store.undo(kept.batch_id)
+    store.purge_batches([kept.batch_id])
+    with store.read() as conn:
+        assert {b for (b,) in conn.execute(sa.select(batch_rows.c.batch_id))} == {first.batch_id}
+        for t in ROW_TABLES.values():
+            left = {b for (b,) in conn.execute(sa.select(t.c.batch_id).distinct())}
+            assert left <= {first.batch_id}
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def empty_url(request, tmp_path):
+    """The URL of an empty database (a SQLite file, or a schema of its own on the server)."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'old.sqlite3'}"
+        return
+    from tests.conftest import PG_URL, _pg_schema_url
+
+    schema = f"kpi_test_{uuid.uuid4().hex[:12]}"
+    admin = sa.create_engine(PG_URL)
+    with admin.begin() as conn:
+        conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
+    try:
+        yield _pg_schema_url(schema)
+    finally:
+        with admin.begin() as conn:
+            conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+def _migrate(url: str, revision: str) -> None:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(ROOT / "migrations"))
+    engine = make_engine(url)
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, revision)
+    engine.dispose()
+
+
+def test_the_batch_range_migration_records_the_rows_stored_before_it(empty_url):
+    _migrate(empty_url, "0003")
+    engine = make_engine(empty_url)
+    visa_rows = ROW_TABLES["visa"]
+    with engine.begin() as conn:
+        ids = []
+        for n in (1, 2):
+            ids.append(
+                conn.execute(
+                    sa.insert(batches)
+                    .values(
+                        datasets="visa",
+                        file_name=f"{n}.xlsx",
+                        sha256="0" * 64,
+                        size=1,
+                        who="test",
+                        created_at=dt.datetime(2020, 1, n),
+                        rows=2,
+                        new=2,
+                        changed=0,
+                        unchanged=0,
+                        removed=0,
+                        summary="{}",
+                        status="active",
+                    )
+                    .returning(batches.c.id)
+                ).scalar_one()
+            )
+            conn.execute(
+                sa.insert(visa_rows),
+                [
+                    {
+                        "batch_id": ids[-1],
+                        "current": n == 2,
+                        "deleted": False,
+                        "year": 108,
+                        "month": month,
+                        "mission": "駐日本代表處",
+                        "region": None,
+                        "visa_type": "停留簽證",
+                        "applications": 10 * n,
+                        "issued": 5 * n,
+                        "refused": 0,
+                        "avg_days": None,
+                    }
+                    for month in (1, 2)
+                ],
+            )
+    engine.dispose()
+    store = Store(empty_url)  # brings it to the newest migration
+    try:
+        with store.read() as conn:
+            ranges = sorted(conn.execute(sa.select(batch_rows)).all())
+            by_batch = {
+                b: sorted(
+                    i
+                    for (i,) in conn.execute(
+                        sa.select(visa_rows.c.id).where(visa_rows.c.batch_id == b)
+                    )
+                )
+                for b in ids
+            }
+        assert ranges == [(b, "visa", by_batch[b][0], by_batch[b][-1]) for b in ids]
+        indexes = {i["name"] for i in sa.inspect(store.engine).get_indexes("visa_rows")}
+        assert "ix_visa_batch" not in indexes
+        assert store.undo(ids[1]) == {"visa": 2}
+        assert snapshot(store)["visa"] == [
+            (108, month, "駐日本代表處", None, "停留簽證", 10, 5, 0, None) for month in (1, 2)
+        ]
+    finally:
+        store.dispose()

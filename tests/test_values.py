@@ -689,3 +689,53 @@ def test_title_facts_never_raise(text: str) -> None:
     V.title_facts(text)
     V.header_key(text)
     V.header_unit(text)
+
+
+# ---------------------------------------------------------------- shared classification
+
+_PARSERS = {
+    "number": V.parse_number,
+    "int": lambda s, kinds=None: V.parse_int(s, blank_is_zero=True, kinds=kinds),
+    "year": V.parse_year,
+    "month": V.parse_month,
+    "quarter": V.parse_quarter,
+    "date": V.parse_date,
+    "year_month": V.parse_year_month,
+    "text": V.parse_text,
+    "choice": lambda s, kinds=None: V.parse_choice(s, VISA_TYPES, kinds),
+}
+
+
+def _same(a: V.Parsed, b: V.Parsed) -> None:
+    pd.testing.assert_series_equal(a.values, b.values)
+    for name in ("bad", "blank", "percent"):
+        x, y = getattr(a, name), getattr(b, name)
+        assert (x is None) == (y is None) and (x is None or np.array_equal(x, y)), name
+    assert (a.year is None) == (b.year is None)
+    if a.year is not None:
+        pd.testing.assert_series_equal(a.year, b.year)
+
+
+@given(
+    st.lists(
+        st.one_of(
+            raw_cells, st.sampled_from(["108/03", "第2季", "3月", " 1,234 ", "停留", "合計"])
+        ),
+        min_size=1,
+        max_size=30,
+    ),
+    st.data(),
+)
+def test_parsers_given_the_layouts_kinds_read_as_without(cells: list[object], data) -> None:
+    # The layout classifies the whole column and keeps some rows: the kinds of those rows
+    # carry texts of rows that were dropped, which must change nothing.
+    kept = sorted(data.draw(st.sets(st.integers(0, len(cells) - 1), min_size=1)))
+    values = np.empty(len(cells), dtype=object)
+    values[:] = cells
+    kinds = V.kinds_of(values).take(np.array(kept))
+    column = col(*(cells[i] for i in kept))
+    for name, parse in _PARSERS.items():
+        try:
+            _same(parse(column, kinds=kinds), parse(column))
+        except AssertionError as exc:
+            raise AssertionError(f"{name}: {exc}") from exc

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 
 from kpi.ingest.datasets import DATASETS
-from kpi.ingest.layout import data_table, find_header, read_facts
+from kpi.ingest.layout import find_header, read_facts, read_table
 from kpi.ingest.read import DEFAULT_LIMITS, Limits, ReadError, read_workbook
 from kpi.ingest.report import (
     ERROR,
@@ -64,9 +64,9 @@ def analyze(
                 )
             continue
         facts = read_facts(sheet.rows, header.row, sheet.name)
-        table = data_table(sheet.rows, header, sheet.merged, sheet.formula_without_value)
+        table = read_table(sheet.rows, header, sheet.merged, sheet.formula_without_value)
         frame, problems, sheet_report = validate_sheet(
-            sheet.name, table, header, facts, ctx, sheet.formula_without_value
+            sheet.name, table.frame, header, facts, ctx, sheet.formula_without_value, table.kinds
         )
         report.sheets.append(sheet_report)
         report.problems.extend(problems)

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from kpi.ingest.datasets import DATASETS, Dataset
-from kpi.ingest.values import header_key, title_facts
+from kpi.ingest.values import Kinds, header_key, kinds_of, title_facts
 
 HEADER_SEARCH_ROWS = 20
 
@@ -23,7 +23,6 @@ _TOTAL_RE = re.compile(
     r"^(合\s*計|總\s*計|小\s*計|共\s*計|總\s*數|grand\s*total|sub-?total|total)\b", re.I
 )
 _NONE = type(None)
-_TYPE_OF = np.frompyfunc(type, 1, 1)
 _NOTE_RE = re.compile(r"^(註|注|附註|備註|說明|資料來源|填表|製表|主辦|審核|note|source)", re.I)
 
 
@@ -147,6 +146,14 @@ def read_facts(rows: list[list[object]], header_row: int, sheet_name: str) -> Sh
     )
 
 
+@dataclass(frozen=True)
+class Table:
+    """A sheet's data rows (``data_table``) and how their cells were classified."""
+
+    frame: pd.DataFrame
+    kinds: dict[str, Kinds]  # field name → its column's cells, row for row
+
+
 def data_table(
     rows: list[list[object]],
     header: Header,
@@ -160,6 +167,16 @@ def data_table(
     saved without a result) read as empty but are not blank: their row stays, so the
     validator can report them.
     """
+    return read_table(rows, header, merged, formulas).frame
+
+
+def read_table(
+    rows: list[list[object]],
+    header: Header,
+    merged: tuple[tuple[int, int, int, int], ...],
+    formulas: tuple[tuple[int, int], ...] = (),
+) -> Table:
+    """``data_table``, with each field's cells classified (for the parsers to reuse)."""
     start = header.row + 1
     grid = _grid(rows, start, formulas)
     height, width = grid.shape
@@ -175,9 +192,9 @@ def data_table(
     }
     blank = np.ones((height, width), dtype=bool)
     is_total = np.zeros(height, dtype=bool)
-    types = _TYPE_OF(grid)
+    kinds = [kinds_of(grid[:, col]) for col in range(width)]
     for col in range(width):
-        texts = _Texts.of(grid[:, col], types[:, col])
+        texts = _Texts.of(grid[:, col], kinds[col])
         blank[:, col] = texts.blank
         if col not in free_text:
             is_total[texts.starting_with(_TOTAL_RE)] = True
@@ -198,7 +215,7 @@ def data_table(
     names, cols = list(header.columns), list(header.columns.values())
     out = pd.DataFrame(grid[np.ix_(keep, cols)], columns=names, dtype=object, copy=False)
     out["_row"] = keep + start + 1
-    return out
+    return Table(out, {name: kinds[col].take(keep) for name, col in header.columns.items()})
 
 
 def _grid(
@@ -229,9 +246,9 @@ def blank_cells(cells: np.ndarray) -> np.ndarray:
 class _Texts:
     """The string cells of one column, trimmed, as codes into their distinct values.
 
-    calamine gives "" for an empty cell; numbers and dates are never blank. Taking each
-    cell's ``type`` is a C loop; trimming and label matching run once per distinct text,
-    and a column repeats a few names, periods and labels many times.
+    calamine gives "" for an empty cell; numbers and dates are never blank. Trimming and
+    label matching run once per distinct text, and a column repeats a few names, periods
+    and labels many times.
     """
 
     where: np.ndarray  # positions of the string cells
@@ -240,14 +257,13 @@ class _Texts:
     blank: np.ndarray  # per cell: None, NaN or only spaces
 
     @classmethod
-    def of(cls, cells: np.ndarray, types: np.ndarray | None = None) -> _Texts:
-        types = _TYPE_OF(cells) if types is None else types
-        is_str = np.equal(types, str).astype(bool)
-        where = np.flatnonzero(is_str)
-        codes, uniques = pd.factorize(cells[is_str])
-        distinct = [u.strip() for u in uniques]
-        blank = np.equal(types, _NONE).astype(bool)
-        floats = np.equal(types, float).astype(bool)
+    def of(cls, cells: np.ndarray, kinds: Kinds | None = None) -> _Texts:
+        kinds = kinds_of(cells) if kinds is None else kinds
+        where = np.flatnonzero(kinds.text_codes >= 0)
+        codes = kinds.text_codes[where]
+        distinct = [u.strip() for u in kinds.texts]
+        blank = kinds.of_type([_NONE])
+        floats = kinds.of_type([float])
         if floats.any():
             blank[floats] = np.isnan(cells[floats].astype(float))
         empty = np.array([not t for t in distinct], dtype=bool)

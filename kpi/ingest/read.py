@@ -12,10 +12,15 @@ import html
 import io
 import re
 import struct
+import threading
 import zipfile
 import zlib
-from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from collections import deque
+from collections.abc import Callable, Generator, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import closing
+from dataclasses import dataclass, field, replace
+from queue import Full, Queue
 
 import numpy as np
 import python_calamine as pc
@@ -243,6 +248,12 @@ CHUNK = MB
 MAX_ELEMENT = 16 * MB
 _ENTITY = re.compile(rb"<!\s*(?:DOCTYPE|ENTITY)", re.IGNORECASE)
 _ENTITY_OVERLAP = 16
+# Members larger than this are inflated in a second thread, this many chunks ahead.
+PREFETCH_FROM = 4 * MB
+PREFETCH = 2
+# Their worksheets are scanned in a thread pool, this many regions ahead of the merge.
+SCAN_THREADS = 2
+SCAN_AHEAD = 2
 
 
 def _read_zip(content: bytes, limits: Limits) -> Workbook:
@@ -297,7 +308,7 @@ def _check_zip_sizes(members: Iterable[_Member], limits: Limits) -> None:
         raise _bomb(f"{total / MB:,.0f} MB uncompressed")
 
 
-def _stream(content: bytes, m: _Member) -> Iterator[bytes]:
+def _stream(content: bytes, m: _Member) -> Generator[bytes]:
     """Decompress one member in chunks, never producing more than its declared size."""
     if content[m.offset : m.offset + 4] != ZIP_MAGIC:
         raise _damaged("zip member header")
@@ -345,14 +356,70 @@ def _member_bytes(content: bytes, m: _Member, cap: int) -> bytes:
     return data
 
 
+def _ahead(chunks: Iterator[bytes], depth: int = PREFETCH) -> Generator[bytes]:
+    """The same chunks, produced in a second thread up to ``depth`` ahead of the consumer.
+
+    zlib releases the GIL while it inflates, so a large member decompresses while the
+    previous chunk is scanned (numpy releases it too). Errors reach the consumer in order;
+    a consumer that stops early stops the producer, and at most ``depth`` chunks wait.
+    """
+    queue: Queue[tuple[bytes | None, BaseException | None]] = Queue(depth)
+    stop = threading.Event()
+
+    def produce() -> None:
+        try:
+            for chunk in chunks:
+                while not stop.is_set():
+                    try:
+                        queue.put((chunk, None), timeout=0.1)
+                        break
+                    except Full:
+                        continue
+                if stop.is_set():
+                    return
+            item: tuple[bytes | None, BaseException | None] = (None, None)
+        except BaseException as exc:  # handed to the consumer, raised there
+            item = (None, exc)
+        while not stop.is_set():
+            try:
+                queue.put(item, timeout=0.1)
+                return
+            except Full:
+                continue
+
+    worker = threading.Thread(target=produce, name="kpi-inflate", daemon=True)
+    worker.start()
+    try:
+        while True:
+            chunk, error = queue.get()
+            if error is not None:
+                raise error
+            if chunk is None:
+                return
+            yield chunk
+    finally:
+        stop.set()
+        worker.join()
+
+
 def _scan_member(content: bytes, m: _Member, sink: Callable[[bytes, bool], None] | None) -> None:
     """Stream one member: refuse entity declarations; feed complete chunks to sink."""
+    chunks: Generator[bytes] = _stream(content, m)
+    if m.size > PREFETCH_FROM:
+        chunks = _ahead(chunks)
+    # Closed at once when the scan refuses the member: the inflating thread stops too.
+    with closing(chunks):
+        _scan_chunks(chunks, sink)
+
+
+def _scan_chunks(chunks: Iterator[bytes], sink: Callable[[bytes, bool], None] | None) -> None:
     tail = b""
-    for chunk in _stream(content, m):
+    for chunk in chunks:
         # find() first: the regex is case-insensitive and far slower than a byte search.
         if b"<!" in tail + chunk[:_ENTITY_OVERLAP] and _ENTITY.search(tail + chunk[:64]):
             raise _entities()
-        if b"<!" in chunk and _ENTITY.search(chunk):
+        # "<" is everywhere in XML and "!" almost nowhere: look for the rare byte first.
+        if b"!" in chunk and b"<!" in chunk and _ENTITY.search(chunk):
             raise _entities()
         tail = chunk[-_ENTITY_OVERLAP:]
         if sink is not None:
@@ -382,11 +449,29 @@ _VALUE = re.compile(rb"<(?:\w+:)?v\s*>([^<]*)</(?:\w+:)?v\s*>")
 _STRING_RESULT = re.compile(rb"""\st\s*=\s*["']str["']""")
 
 
-class _XlsxSheetScanner:
-    """Streams a worksheet's XML: bounds the cell grid and finds formulas without a value."""
+@dataclass(frozen=True)
+class _RegionScan:
+    """What one region of a worksheet's XML tells about the sheet's grid."""
 
-    def __init__(self, scan: _SheetScan) -> None:
+    cell_rows: int = 0  # the largest row and column of an addressed cell that is not empty
+    cell_cols: int = 0
+    row_tags: int = 0  # the largest r="…" of a <row> tag
+    cells_without_ref: int = 0
+    rows_without_ref: int = 0
+    formulas: tuple[tuple[int, int], ...] = ()  # formula cells saved without a value
+
+
+class _XlsxSheetScanner:
+    """Streams a worksheet's XML: bounds the cell grid and finds formulas without a value.
+
+    Given a thread pool, regions are scanned in it, a few at a time, while the next ones
+    are cut (numpy releases the GIL); what they find is merged in any order.
+    """
+
+    def __init__(self, scan: _SheetScan, pool: ThreadPoolExecutor | None = None) -> None:
         self.scan = scan
+        self.pool = pool
+        self.pending: deque[Future[_RegionScan]] = deque()
         self.carry = b""
         self.cells_without_ref = 0
         self.rows_without_ref = 0
@@ -405,10 +490,17 @@ class _XlsxSheetScanner:
         region, self.carry = buf[:cut], buf[cut:]
         if len(self.carry) > MAX_ELEMENT:
             raise _damaged("oversized cell")
-        if region and self._extent(region):
-            prefixed = b":f>" in region or b":f " in region
-            self._formulas(region, _PREFIXED_FORMULA if prefixed else _FORMULA)
-        if last and self.cells_without_ref:
+        if region and self.pool is None:
+            self._merge(_XlsxSheetScanner._region(region))
+        elif region:
+            self.pending.append(self.pool.submit(_XlsxSheetScanner._region, region))
+            while len(self.pending) > SCAN_AHEAD:
+                self._merge(self.pending.popleft().result())
+        if not last:
+            return
+        while self.pending:
+            self._merge(self.pending.popleft().result())
+        if self.cells_without_ref:
             # Cells written without an address continue from the previous one (or the row's).
             e = self.scan.extent
             e.add(
@@ -416,47 +508,67 @@ class _XlsxSheetScanner:
                 e.cols + self.cells_without_ref,
             )
 
-    def _extent(self, region: bytes) -> bool:
-        """Widen the grid bound by this region's cells; whether it holds formula tags."""
+    def _merge(self, found: _RegionScan) -> None:
+        self.scan.extent.add(found.cell_rows, found.cell_cols)
+        self.max_row_tag = max(self.max_row_tag, found.row_tags)
+        self.cells_without_ref += found.cells_without_ref
+        self.rows_without_ref += found.rows_without_ref
+        self.scan.formulas.extend(found.formulas)
+
+    @staticmethod
+    def _region(region: bytes) -> _RegionScan:
+        """Scan one region of whole elements (and tags) for the grid's bound and formulas."""
+        found, formula_tags = _XlsxSheetScanner._extent(region)
+        if not formula_tags:
+            return found
+        prefixed = b":f>" in region or b":f " in region
+        formulas = _XlsxSheetScanner._formulas(region, _PREFIXED_FORMULA if prefixed else _FORMULA)
+        return replace(found, formulas=tuple(formulas))
+
+    @staticmethod
+    def _extent(region: bytes) -> tuple[_RegionScan, bool]:
+        """The bound the region's cells and rows give; whether it holds formula tags."""
         n = len(region)
         a = np.frombuffer(region + b"\0" * _PAD, dtype=np.uint8)
         # Tag names start after "<", or after "prefix:" (calamine ignores the prefix).
         lt = np.flatnonzero(a[:n] == ord("<"))
         starts = lt + 1
-        if _PREFIXED_NAME.search(region):
+        prefixed = _PREFIXED_NAME.search(region) is not None
+        if prefixed:
             # Excel puts colons on every row (spans="1:8", x14ac:dyDescent): only a colon
             # before c, row or f can start a tag name, and most regions have none.
             colons = np.flatnonzero(a[:n] == ord(":")) + 1
             starts = np.sort(np.concatenate([starts, colons]))
         first = a[starts]
-        cells = starts[first == ord("c")]
-        cells = cells[_ends_name(a[cells + 1])]
-        rows = starts[first == ord("r")]
-        rows = rows[(a[rows + 1] == ord("o")) & (a[rows + 2] == ord("w")) & _ends_name(a[rows + 3])]
+        cells = np.flatnonzero(first == ord("c"))
+        cells = cells[_ends_name(a[starts[cells] + 1])]
+        rows = np.flatnonzero(first == ord("r"))
+        at = starts[rows]
+        rows = rows[(a[at + 1] == ord("o")) & (a[at + 2] == ord("w")) & _ends_name(a[at + 3])]
         f = starts[first == ord("f")]
-        formulas = bool(_ends_name(a[f + 1]).any())
+        formula_tags = bool(_ends_name(a[f + 1]).any())
+        maxima, missing = [], []
         for tags, name_len in ((cells, 1), (rows, 3)):
-            r, c, closed = self._addresses(region, a, tags + name_len, lt)
+            after = starts[tags] + name_len
+            # The "<" that follows each tag: the next one in lt, unless colons joined starts.
+            nxt = np.searchsorted(lt, after) if prefixed else tags + 1
+            r, c, closed = _XlsxSheetScanner._addresses(region, a, after, lt, nxt)
             keep = ~closed & (r > 0)
-            if name_len == 1 and keep.any():
-                self.scan.extent.add(int(r[keep].max()), int(c[keep].max()))
-            elif name_len == 3 and keep.any():
-                self.max_row_tag = max(self.max_row_tag, int(r[keep].max()))
-            missing = int((r == 0).sum())
-            if name_len == 1:
-                self.cells_without_ref += missing
-            else:
-                self.rows_without_ref += missing
-        return formulas
+            maxima.append((int(r[keep].max()), int(c[keep].max())) if keep.any() else (0, 0))
+            missing.append(int((r == 0).sum()))
+        (cell_rows, cell_cols), (row_tags, _) = maxima
+        found = _RegionScan(cell_rows, cell_cols, row_tags, missing[0], missing[1])
+        return found, formula_tags
 
     @staticmethod
     def _addresses(
-        region: bytes, a: np.ndarray, after: np.ndarray, lt: np.ndarray
+        region: bytes, a: np.ndarray, after: np.ndarray, lt: np.ndarray, nxt: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """The r="…" address of each tag (row, column; 0 when absent) and if it self-closes.
 
-        Excel, LibreOffice and openpyxl all write r first (<c r="B7" …>): those addresses are
-        read with array arithmetic; any other spelling is read with a regex, tag by tag.
+        ``nxt`` is the index in ``lt`` of the "<" after each tag. Excel, LibreOffice and
+        openpyxl all write r first (<c r="B7" …>): those addresses are read with array
+        arithmetic; any other spelling is read with a regex, tag by tag.
         """
         quote = (a[after + 3] == ord('"')) | (a[after + 3] == ord("'"))
         fast = (
@@ -473,14 +585,15 @@ class _XlsxSheetScanner:
                 r[i] = min(int(m.group(2)), _HUGE)
                 c[i] = min(_col_index(m.group(1)) + 1, _HUGE) if m.group(1) else 0
         # Self-closed when the next tag follows "/>" (pretty-printed files count as open).
-        nxt = np.searchsorted(lt, after)
         closed = np.zeros(len(after), dtype=bool)
         has = nxt < len(lt)
         follow = lt[nxt[has]]
         closed[has] = (a[follow - 1] == ord(">")) & (a[follow - 2] == ord("/"))
         return r, c, closed
 
-    def _formulas(self, region: bytes, pattern: re.Pattern[bytes]) -> None:
+    @staticmethod
+    def _formulas(region: bytes, pattern: re.Pattern[bytes]) -> list[tuple[int, int]]:
+        found = []
         for f in pattern.finditer(region):
             # <f> is the first child of its cell, so the cell's start tag is close behind.
             start = _cell_start(region, f.start())
@@ -495,7 +608,8 @@ class _XlsxSheetScanner:
             value = _VALUE.search(cell)
             has_value = value is not None and (value.group(1) != b"" or _STRING_RESULT.search(head))
             if not has_value:
-                self.scan.formulas.append((int(ref.group(2)) - 1, _col_index(ref.group(1))))
+                found.append((int(ref.group(2)) - 1, _col_index(ref.group(1))))
+        return found
 
 
 _PREFIXED_NAME = re.compile(rb":(?:c|row|f)[ \t\r\n>/]")
@@ -507,25 +621,30 @@ _HUGE = 10**9
 
 def _parse_addresses(a: np.ndarray, pos: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Addresses starting at pos ("B7", "xfd1048576", "12" for a row): 1-based row, column."""
+    # Each address's bytes side by side, so that every step below reads one narrow column.
+    window = a[pos[:, None] + np.arange(_REF_WIDTH)]
     cols = np.zeros(len(pos), dtype=np.int64)
     rows = np.zeros(len(pos), dtype=np.int64)
     in_letters = np.ones(len(pos), dtype=bool)
     in_digits = np.ones(len(pos), dtype=bool)
     for k in range(_REF_WIDTH):
-        ch = a[pos + k].astype(np.int64)
-        upper = ch & ~32  # calamine accepts lowercase column letters
-        letter = in_letters & (upper >= 65) & (upper <= 90)
-        # A fourth letter is already past Excel's last column: cap rather than overflow.
-        cols = np.where(letter, np.minimum(cols * 26 + upper - 64, _HUGE), cols)
+        ch = window[:, k]
+        # Byte arithmetic wraps below "A" and "0", so one comparison tests each range.
+        letter_value = (ch & ~np.uint8(32)) - np.uint8(64)  # calamine accepts lowercase letters
+        letter = in_letters & (letter_value - np.uint8(1) < 26)
+        digit_value = ch - np.uint8(48)
+        digit = ~letter & in_digits & (digit_value < 10)
+        # Eleven letters or digits fit in 64 bits: the caps below come once, at the end.
+        cols = np.where(letter, cols * 26 + letter_value, cols)
+        rows = np.where(digit, rows * 10 + digit_value, rows)
         in_letters = letter
-        digit = ~letter & in_digits & (ch >= 48) & (ch <= 57)
-        rows = np.where(digit, np.minimum(rows * 10 + ch - 48, _HUGE), rows)
         in_digits = letter | digit
         if not in_digits.any():
             break
-    # More digits than the window holds: far past Excel's last row.
-    rows = np.where(in_digits & (rows > 0), _HUGE, rows)
-    return rows, cols
+    # More digits than the window holds: far past Excel's last row. A fourth letter is
+    # already past Excel's last column.
+    rows = np.where(in_digits & (rows > 0), _HUGE, np.minimum(rows, _HUGE))
+    return rows, np.minimum(cols, _HUGE)
 
 
 def _is_space(a: np.ndarray) -> np.ndarray:
@@ -616,19 +735,25 @@ def _read_xlsx(content: bytes, members: dict[str, _Member], fmt: str, limits: Li
     )
     by_path = {p: name for name, p in paths.items()}
     scans: dict[str, _SheetScan] = {}
-    for m in members.values():
-        sheet = by_path.get(m.name)
-        if sheet is not None:
-            scans[sheet] = _SheetScan()
-            _scan_member(content, m, _XlsxSheetScanner(scans[sheet]))
-        else:
-            _scan_member(content, m, None)
-    # A worksheet calamine finds but the relationships do not name would escape the bound.
-    for m in members.values():
-        if m.name.startswith("xl/worksheets/") and m.name not in by_path:
-            orphan = _SheetScan()
-            _scan_member(content, m, _XlsxSheetScanner(orphan))
-            scans[f"\0{m.name}"] = orphan
+    # Threads start with the first large worksheet, if any.
+    with ThreadPoolExecutor(SCAN_THREADS, thread_name_prefix="kpi-scan") as pool:
+
+        def scanner(m: _Member, scan: _SheetScan) -> _XlsxSheetScanner:
+            return _XlsxSheetScanner(scan, pool if m.size > PREFETCH_FROM else None)
+
+        for m in members.values():
+            sheet = by_path.get(m.name)
+            if sheet is not None:
+                scans[sheet] = _SheetScan()
+                _scan_member(content, m, scanner(m, scans[sheet]))
+            else:
+                _scan_member(content, m, None)
+        # A worksheet calamine finds but the relationships do not name would escape the bound.
+        for m in members.values():
+            if m.name.startswith("xl/worksheets/") and m.name not in by_path:
+                orphan = _SheetScan()
+                _scan_member(content, m, scanner(m, orphan))
+                scans[f"\0{m.name}"] = orphan
     _check_extents(scans, limits)
     return _calamine(content, fmt, scans)
 

@@ -7,6 +7,7 @@ cell by cell.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -30,6 +31,7 @@ from kpi.ingest.datasets import (
 )
 from kpi.ingest.layout import Header, SheetFacts, blank_cells, column_letter
 from kpi.ingest.report import ERROR, MAX_PROBLEMS_PER_CODE, WARNING, Problem, SheetReport
+from kpi.ingest.values import Kinds
 
 DEFAULT_VISIT_PROGRAM = "國際會議及交流"
 RATE_TOLERANCE = 0.005  # half a percentage point
@@ -55,10 +57,13 @@ class Context:
 class _Sheet:
     """Collects the problems of one sheet while its columns are parsed."""
 
-    def __init__(self, name: str, table: pd.DataFrame, header: Header) -> None:
+    def __init__(
+        self, name: str, table: pd.DataFrame, header: Header, kinds: Mapping[str, Kinds]
+    ) -> None:
         self.name = name
         self.table = table
         self.header = header
+        self.kinds = kinds  # the columns' cells as the layout classified them, if given
         self.rows = table["_row"].to_numpy()
         self.problems: list[Problem] = []
         # Rows that already have an error, so a later check does not report them twice.
@@ -141,9 +146,10 @@ def _parse(sheet: _Sheet, ds: Dataset, name: str, facts_unit: int | None) -> pd.
         return None
     f = ds.field(name)
     raw = sheet.table[name]
+    kinds = sheet.kinds.get(name)
     label = sheet.header.texts.get(name, f.label_zh)
     if f.kind == TEXT:
-        text = V.parse_text(raw).values
+        text = V.parse_text(raw, kinds).values
         if f.free_text:
             written = raw.where(raw.map(type).eq(str)).str.strip()
             text = text.where(~written.fillna("").astype(bool), written)
@@ -151,19 +157,19 @@ def _parse(sheet: _Sheet, ds: Dataset, name: str, facts_unit: int | None) -> pd.
     if f.kind == YEAR_MONTH:
         return None  # read together with year by the visa assembler
     if f.kind in (MONEY, NUMBER, RATE):
-        parsed = V.parse_number(raw, blank_is_zero=f.blank_is_zero)
+        parsed = V.parse_number(raw, blank_is_zero=f.blank_is_zero, kinds=kinds)
     elif f.kind == INT:
-        parsed = V.parse_int(raw, blank_is_zero=f.blank_is_zero)
+        parsed = V.parse_int(raw, blank_is_zero=f.blank_is_zero, kinds=kinds)
     elif f.kind == YEAR:
-        parsed = V.parse_year(raw)
+        parsed = V.parse_year(raw, kinds)
     elif f.kind == MONTH:
-        parsed = V.parse_month(raw)
+        parsed = V.parse_month(raw, kinds)
     elif f.kind == QUARTER:
-        parsed = V.parse_quarter(raw)
+        parsed = V.parse_quarter(raw, kinds)
     elif f.kind == DATE:
-        parsed = V.parse_date(raw)
+        parsed = V.parse_date(raw, kinds)
     elif f.kind == CHOICE:
-        parsed = V.parse_choice(raw, f.choices)
+        parsed = V.parse_choice(raw, f.choices, kinds)
     else:  # pragma: no cover - the schema only uses the kinds above
         raise ValueError(f.kind)
     values = parsed.values
@@ -182,7 +188,7 @@ def _parse(sheet: _Sheet, ds: Dataset, name: str, facts_unit: int | None) -> pd.
             values = values.where(~unknown, f.unknown_as)
         elif unknown.any():
             # Kept as written, so once per distinct value is enough (not once per row).
-            written = V.parse_text(raw).values
+            written = V.parse_text(raw, kinds).values
             sheet.flag(
                 unknown & ~written.duplicated().to_numpy(),
                 name,
@@ -309,10 +315,15 @@ def validate_sheet(
     facts: SheetFacts,
     ctx: Context,
     formula_cells: tuple[tuple[int, int], ...] = (),
+    kinds: Mapping[str, Kinds] | None = None,
 ) -> tuple[pd.DataFrame, list[Problem], SheetReport]:
-    """Canonical rows of one sheet (with ``_sheet``/``_row``), its problems and a summary."""
+    """Canonical rows of one sheet (with ``_sheet``/``_row``), its problems and a summary.
+
+    ``kinds`` are the columns' cells as ``layout.read_table`` classified them (it saves
+    classifying them again); without them each parser classifies its column.
+    """
     ds = header.dataset
-    sheet = _Sheet(name, table, header)
+    sheet = _Sheet(name, table, header, kinds or {})
     report = SheetReport(name=name, dataset=ds.name, header_row=header.row + 1)
     _formula_problems(sheet, formula_cells)
     missing = [
@@ -621,7 +632,7 @@ def _assemble_visa(sheet, parsed, facts, ctx, report) -> pd.DataFrame | None:
     ds = sheet.header.dataset
     year = month = None
     if "period" in sheet.table:
-        ym = V.parse_year_month(sheet.table["period"])
+        ym = V.parse_year_month(sheet.table["period"], sheet.kinds.get("period"))
         bad = np.asarray(ym.bad, dtype=bool)
         sheet.flag(
             bad,
@@ -778,7 +789,7 @@ def _assemble_kpi_values(sheet, parsed, facts, ctx, report) -> pd.DataFrame | No
     quarter = parsed.get("quarter")
     qyear = None
     if quarter is not None and "quarter" in sheet.table:
-        qyear = V.parse_quarter(sheet.table["quarter"]).year
+        qyear = V.parse_quarter(sheet.table["quarter"], sheet.kinds.get("quarter")).year
     year_col = parsed.get("year")
     if (year_col is None or year_col.isna().all()) and qyear is not None and qyear.notna().any():
         year_col = qyear.ffill()

@@ -4,6 +4,8 @@ Every parser takes one column (a pandas Series of raw python-calamine values: st
 float, bool, date, datetime, time, timedelta, or "" for empty) and returns a `Parsed`:
 the values, which cells were blank and which held something that could not be read.
 Parsers work column-wise with pandas string methods; they never raise on bad input.
+Given the column's `Kinds` (its cells as kpi.ingest.layout classified them), they do not
+classify the cells again.
 """
 
 from __future__ import annotations
@@ -132,31 +134,64 @@ _MISSING_TYPES = [type(None), type(pd.NaT), type(pd.NA)]
 _FLOAT_TYPES = [float, np.float64, np.float32]
 
 
-def _cells(s: pd.Series) -> _Cells:
+@dataclass(frozen=True)
+class Kinds:
+    """Each cell's python type, and each text cell as a code into the distinct texts.
+
+    The sheet layout classifies every column once to find blank and total rows; the
+    parsers reuse that classification of the rows kept (``take``) instead of taking every
+    cell's type and hashing every text again.
+    """
+
+    type_codes: np.ndarray  # per cell, its index in ``types``
+    types: tuple[type, ...]  # the distinct python types of the column
+    text_codes: np.ndarray  # per text cell, its index in ``texts``; -1 for other cells
+    texts: np.ndarray  # the distinct texts, as written
+
+    def of_type(self, group: list[type]) -> np.ndarray:
+        """Which cells are exactly of one of these types (bool does not count as int)."""
+        hits = np.array([t in group for t in self.types], dtype=bool)
+        return hits[self.type_codes] if len(hits) else np.zeros(len(self.type_codes), bool)
+
+    def take(self, positions: np.ndarray) -> Kinds:
+        """The kinds of some cells, in that order (the distinct types and texts are kept)."""
+        return Kinds(self.type_codes[positions], self.types, self.text_codes[positions], self.texts)
+
+
+def kinds_of(values: np.ndarray) -> Kinds:
+    """Classify a column of raw cells (an object array) by type, factorizing its texts."""
+    cell_types = _TYPE_OF(values)
+    # A column holds one to a few types: a set of them, then one comparison per extra type.
+    types = tuple(set(cell_types.tolist()))
+    type_codes = np.zeros(len(values), dtype=np.intp)
+    for i, t in enumerate(types[1:], start=1):
+        type_codes[np.equal(cell_types, t).astype(bool)] = i
+    text_codes = np.full(len(values), -1, dtype=np.intp)
+    untyped = Kinds(type_codes, types, text_codes, np.array([], dtype=object))
+    text = untyped.of_type(_TEXT_TYPES)
+    if not text.any():
+        return untyped
+    text_codes[text], texts = pd.factorize(values[text])
+    return replace(untyped, texts=np.asarray(texts, dtype=object))
+
+
+def _cells(s: pd.Series, kinds: Kinds | None = None) -> _Cells:
     # Exact python types: calamine returns plain builtins, and bool must not count as int.
-    # A column holds a handful of types: factorize them once, then test each distinct type.
     values = s.to_numpy(dtype=object)
-    type_codes, kinds = pd.factorize(_TYPE_OF(values)) if len(values) else ([], [])
-    type_codes = np.asarray(type_codes, dtype=np.intp)
-
-    def of_type(group: list[type]) -> np.ndarray:
-        hits = np.array([k in group for k in kinds], dtype=bool)
-        return hits[type_codes] if len(hits) else np.zeros(len(values), dtype=bool)
-
-    floats = of_type(_FLOAT_TYPES)
-    missing = of_type(_MISSING_TYPES)
+    kinds = kinds_of(values) if kinds is None else kinds
+    floats = kinds.of_type(_FLOAT_TYPES)
+    missing = kinds.of_type(_MISSING_TYPES)
     if floats.any():
         missing[floats] = np.isnan(values[floats].astype(float))
-    text = of_type(_TEXT_TYPES)
-    codes = np.full(len(values), -1, dtype=np.intp)
-    codes[text], raw = pd.factorize(values[text]) if text.any() else ([], [])
-    texts = _texts([_fold_one(t) for t in raw])
-    empty = (texts == "").to_numpy()
-    blank_text = (codes >= 0) & empty[np.maximum(codes, 0)] if len(texts) else codes < -1
-    codes = np.where(blank_text, -1, codes)
-    boolean = of_type(_BOOL_TYPES)
-    number = of_type(_NUMBER_TYPES) & ~missing
-    date = of_type(_DATE_TYPES) & ~missing
+    texts = _texts([_fold_one(t) for t in kinds.texts])
+    codes = kinds.text_codes
+    if len(texts):
+        empty = (texts == "").to_numpy()
+        codes = np.where((codes >= 0) & empty[np.maximum(codes, 0)], -1, codes)
+    blank_text = (kinds.text_codes >= 0) & (codes < 0)
+    boolean = kinds.of_type(_BOOL_TYPES)
+    number = kinds.of_type(_NUMBER_TYPES) & ~missing
+    date = kinds.of_type(_DATE_TYPES) & ~missing
     blank = blank_text | missing
     other = ~((codes >= 0) | number | boolean | date | blank)
     return _Cells(codes, texts, number, boolean, date, blank, other, s.index)
@@ -194,10 +229,15 @@ def _roc(year: pd.Series) -> pd.Series:
 
 def _number_values(s: pd.Series, mask: np.ndarray) -> pd.Series:
     """Numeric cells as float64 (NaN elsewhere)."""
-    out = pd.Series(np.nan, index=s.index, dtype="float64")
+    out = np.full(len(s), np.nan)
     if mask.any():
-        out[mask] = pd.to_numeric(s[mask].astype(object), errors="coerce").astype(float)
-    return out
+        cells = s.to_numpy(dtype=object)[mask]
+        try:
+            # Python and numpy numbers convert in C; an int past float's range does not.
+            out[mask] = cells.astype(float)
+        except (OverflowError, TypeError, ValueError):
+            out[mask] = pd.to_numeric(pd.Series(cells), errors="coerce").astype(float)
+    return pd.Series(out, index=s.index)
 
 
 def _whole(v: pd.Series, below: float = 2**53) -> pd.Series:
@@ -260,25 +300,27 @@ def _text_numbers(texts: pd.Series) -> pd.DataFrame:
     return pd.DataFrame({"value": value, "percent": percent & value.notna(), "dash": dash})
 
 
-def parse_number(s: pd.Series, blank_is_zero: bool = False) -> Parsed:
+def parse_number(s: pd.Series, blank_is_zero: bool = False, kinds: Kinds | None = None) -> Parsed:
     """Numbers: commas, full-width digits, (1,234) negatives, unicode minus, 92.35% → 0.9235."""
-    cells = _cells(s)
-    t = cells.on_text(_text_numbers(cells.texts))
-    dash = t["dash"].fillna(False).to_numpy(dtype=bool)
-    values = _number_values(s, cells.number).where(cells.number, t["value"].astype(float))
-    values = values.where(np.isfinite(values))
-    read = values.notna().to_numpy()
+    cells = _cells(s, kinds)
+    t = _text_numbers(cells.texts)
+    # Per distinct text, then onto the cells; code -1 (not text) takes the appended default.
+    text_value = np.append(t["value"].to_numpy(dtype=float), np.nan)[cells.codes]
+    dash = np.append(t["dash"].to_numpy(dtype=bool), False)[cells.codes]
+    percent = np.append(t["percent"].to_numpy(dtype=bool), False)[cells.codes]
+    values = np.where(cells.number, _number_values(s, cells.number).to_numpy(), text_value)
+    values = np.where(np.isfinite(values), values, np.nan)
+    read = ~np.isnan(values)
     blank = cells.blank | dash
     if blank_is_zero:
-        values = values.where(~blank, 0.0)
+        values = np.where(blank, 0.0, values)
     cells = replace(cells, blank=blank)
-    percent = t["percent"].fillna(False).to_numpy(dtype=bool)
-    return _result(values.astype("float64"), cells, ~read, percent=percent)
+    return _result(pd.Series(values, index=s.index), cells, ~read, percent=percent)
 
 
-def parse_int(s: pd.Series, blank_is_zero: bool = False) -> Parsed:
+def parse_int(s: pd.Series, blank_is_zero: bool = False, kinds: Kinds | None = None) -> Parsed:
     """Whole numbers (counts) as Int64; 12.5 is bad."""
-    p = parse_number(s, blank_is_zero=blank_is_zero)
+    p = parse_number(s, blank_is_zero=blank_is_zero, kinds=kinds)
     whole = _whole(p.values)
     bad = p.bad | (p.values.notna() & whole.isna()).to_numpy()
     return Parsed(values=whole.astype("Int64"), bad=bad, blank=p.blank, percent=p.percent)
@@ -289,9 +331,9 @@ def parse_int(s: pd.Series, blank_is_zero: bool = False) -> Parsed:
 _YEAR_RE = r"^(?:中華民國|民國)?\s*(?P<y>\d{1,4})\s*(?:年度|年)?$"
 
 
-def parse_year(s: pd.Series) -> Parsed:
+def parse_year(s: pd.Series, kinds: Kinds | None = None) -> Parsed:
     """108, 108年, 民國108年度, 2019, 2019年, a date cell → ROC year (Int64)."""
-    cells = _cells(s)
+    cells = _cells(s, kinds)
     text = cells.on_text(_roc(_extract(cells.texts, _YEAR_RE)["y"]))
     number = _roc(_whole(_number_values(s, cells.number)))
     date = _roc(_date_parts(s, cells.date)["y"])
@@ -312,9 +354,9 @@ def _month(col: pd.Series) -> pd.Series:
     return pd.Series(np.where(ok, m, np.nan), index=col.index)
 
 
-def parse_month(s: pd.Series) -> Parsed:
+def parse_month(s: pd.Series, kinds: Kinds | None = None) -> Parsed:
     """3, 03, 3月, 三月, 12月底, 截至3月, a date cell → 1–12 (Int64)."""
-    cells = _cells(s)
+    cells = _cells(s, kinds)
     text = cells.on_text(_month(_extract(cells.texts, _MONTH_RE)["m"]))
     number = _month(_number_values(s, cells.number))
     date = _date_parts(s, cells.date)["m"]
@@ -340,9 +382,9 @@ def _text_quarters(texts: pd.Series) -> pd.DataFrame:
     return pd.DataFrame({"quarter": quarter.where(ok), "year": year.where(ok)})
 
 
-def parse_quarter(s: pd.Series) -> Parsed:
+def parse_quarter(s: pd.Series, kinds: Kinds | None = None) -> Parsed:
     """第2季, 第二季, Q2, 2, 108Q2, 2019Q2, 108年第2季, 2019 Q2, 2Q → 1–4; year where written."""
-    cells = _cells(s)
+    cells = _cells(s, kinds)
     t = cells.on_text(_text_quarters(cells.texts))
     number = _whole(_number_values(s, cells.number))
     number = number.where((number >= 1) & (number <= 4))
@@ -409,9 +451,9 @@ def _digit_strings(numbers: pd.Series, low: float, high: float) -> pd.Series:
     return n.dropna().astype("int64").astype(str).astype(object)
 
 
-def parse_date(s: pd.Series) -> Parsed:
+def parse_date(s: pd.Series, kinds: Kinds | None = None) -> Parsed:
     """108/02/15, 108.2.15, 108年2月15日, 2019-02-15, 20190215, date cells, Excel serials."""
-    cells = _cells(s)
+    cells = _cells(s, kinds)
     numbers = _number_values(s, cells.number)
     typed = _digit_strings(numbers, 1_000_000, 100_000_000)
     number = _serial_dates(numbers).fillna(_text_dates(typed).reindex(s.index))
@@ -441,9 +483,9 @@ def _text_year_months(texts: pd.Series) -> pd.DataFrame:
     return pd.DataFrame({"year": year, "month": month})
 
 
-def parse_year_month(s: pd.Series) -> Parsed:
+def parse_year_month(s: pd.Series, kinds: Kinds | None = None) -> Parsed:
     """108/01, 108年4月, 2019-01, 201901, 108/01/31, a date cell → month, with `year` (ROC)."""
-    cells = _cells(s)
+    cells = _cells(s, kinds)
     text = cells.on_text(_text_year_months(cells.texts))
     numbers = _number_values(s, cells.number)
     typed = _text_year_months(_digit_strings(numbers, 10_000, 1_000_000)).reindex(s.index)
@@ -484,9 +526,11 @@ def _contained_key(value: str, spellings: list[tuple[str, str]]) -> str | None:
     return kept.pop() if len(kept) == 1 else None
 
 
-def parse_choice(s: pd.Series, choices: dict[str, tuple[str, ...]]) -> Parsed:
+def parse_choice(
+    s: pd.Series, choices: dict[str, tuple[str, ...]], kinds: Kinds | None = None
+) -> Parsed:
     """Map any listed spelling to its canonical value; unknown values are NA and bad."""
-    text = parse_text(s)
+    text = parse_text(s, kinds)
     exact = {_choice_key(sp): key for key, sps in choices.items() for sp in (key, *sps)}
     spellings = sorted(
         {(_fold_one(sp).lower(), key) for key, sps in choices.items() for sp in (key, *sps)},
@@ -505,9 +549,9 @@ def parse_choice(s: pd.Series, choices: dict[str, tuple[str, ...]]) -> Parsed:
     return Parsed(values=values, bad=bad | text.bad, blank=text.blank)
 
 
-def parse_text(s: pd.Series) -> Parsed:
+def parse_text(s: pd.Series, kinds: Kinds | None = None) -> Parsed:
     """Folded text; numbers become text as written (12, not 12.0); "" is blank."""
-    cells = _cells(s)
+    cells = _cells(s, kinds)
     values = cells.on_text(cells.texts).astype(object)
     if cells.number.any():
         numbers = _number_values(s, cells.number)[cells.number]
