@@ -344,6 +344,7 @@ with tab_mission:
         ),
         "processing_days_by_mission",
         "dl_mission",
+        token=(version(), f),  # a long list: no need to hash it on every run
     )
 
 # -- the table ----------------------------------------------------------------------------------------
