@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import os
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 import sqlalchemy as sa
@@ -27,27 +29,46 @@ def sqlite_store(tmp_path) -> Store:
     store.dispose()
 
 
-@pytest.fixture
-def pg_store() -> Store:
-    """A store in a schema of its own on the test server, dropped afterwards."""
+@contextmanager
+def pg_schema() -> Iterator[str]:
+    """The URL of a schema of its own on the test server, dropped afterwards."""
     schema = f"kpi_test_{uuid.uuid4().hex[:12]}"
     admin = sa.create_engine(PG_URL)
     with admin.begin() as conn:
         conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
-    store = Store(_pg_schema_url(schema))
     try:
-        yield store
+        yield _pg_schema_url(schema)
     finally:
-        store.dispose()
         with admin.begin() as conn:
             conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
         admin.dispose()
+
+
+@pytest.fixture
+def pg_store() -> Iterator[Store]:
+    """A store in a schema of its own on the test server, dropped afterwards."""
+    with pg_schema() as url:
+        store = Store(url)
+        try:
+            yield store
+        finally:
+            store.dispose()
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
 def store(request) -> Store:
     """Every storage test runs on both databases."""
     return request.getfixturevalue("sqlite_store" if request.param == "sqlite" else "pg_store")
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def empty_url(request, tmp_path) -> Iterator[str]:
+    """The URL of a database nobody has opened yet: a SQLite file, or an empty schema."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'new.sqlite3'}"
+        return
+    with pg_schema() as url:
+        yield url
 
 
 # -- the CLI, run in-process on a fresh SQLite store (tests/test_cli*.py) ------------------

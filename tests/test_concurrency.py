@@ -18,9 +18,7 @@ import multiprocessing
 import queue
 import threading
 import traceback
-import uuid
 from collections import Counter
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
@@ -32,7 +30,6 @@ from kpi.engine import Engine
 from kpi.ingest.datasets import DATASETS
 from kpi.schema import audit, batch_files
 from kpi.store import ROW_TABLES, Store, StoreError
-from tests.conftest import PG_URL, _pg_schema_url
 from tests.test_import import BUDGET_HEAD, VISA_HEAD
 from tests.test_rollups import assert_summaries_match_rows
 from tests.test_store import budget, canon, current_versions_per_key, kpi_values, visa, visits
@@ -431,24 +428,6 @@ def assert_some_serial_order(store: Store, done: list[Done]) -> None:
     assert_summaries_match_rows(store)
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-def new_database(request, tmp_path) -> Iterator[str]:
-    """The URL of a database nobody has opened yet (the sessions create the tables)."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'new.sqlite3'}"
-        return
-    schema = f"kpi_test_{uuid.uuid4().hex[:12]}"
-    admin = sa.create_engine(PG_URL)
-    with admin.begin() as conn:
-        conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
-    try:
-        yield _pg_schema_url(schema)
-    finally:
-        with admin.begin() as conn:
-            conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
-
-
 def check(url: str, done: list[Done]) -> None:
     store = Store(url)
     try:
@@ -528,19 +507,19 @@ def test_a_refused_import_among_racing_ones_leaves_no_trace(store):
     assert all("訪日團8" not in repr(r) for r in store.current_rows("visits").itertuples())
 
 
-def test_sessions_opening_a_new_database_at_once_all_start_and_import(new_database):
+def test_sessions_opening_a_new_database_at_once_all_start_and_import(empty_url):
     sessions = [[upload(f"s{n}.xlsx", n, n % 3, replace=n == 0)] for n in range(6)]
-    done = run_threads(new_database, sessions)
+    done = run_threads(empty_url, sessions)
 
     assert all(d.batch is not None for d in done)
-    check(new_database, done)
+    check(empty_url, done)
 
 
 # -- processes ----------------------------------------------------------------------------------
 
 
 def test_two_processes_starting_on_a_new_database_importing_and_undoing_end_as_some_serial_order(
-    new_database,
+    empty_url,
 ):
     sessions = [
         [
@@ -556,9 +535,9 @@ def test_two_processes_starting_on_a_new_database_importing_and_undoing_end_as_s
             upload("b3.xlsx", 2, 0),
         ],
     ]
-    done = run_processes(new_database, sessions)
+    done = run_processes(empty_url, sessions)
 
     assert len(done) == 8
     assert [d.name for d in done if d.refused] == ["refused.xlsx"]
     assert [d.refused for d in done if d.op == "undo"] == [None]
-    check(new_database, done)
+    check(empty_url, done)

@@ -9,8 +9,8 @@ work on the copies exactly as on the original.
 
 from __future__ import annotations
 
+import contextlib
 import json
-import uuid
 
 import pytest
 import sqlalchemy as sa
@@ -20,7 +20,7 @@ from kpi.copy import CopyError, copy_store
 from kpi.engine import Engine, bundled_source
 from kpi.schema import metadata
 from kpi.store import Store
-from tests.conftest import PG_URL, _pg_schema_url
+from tests.conftest import pg_schema
 from tests.workbooks import xlsx_bytes
 
 pytestmark = pytest.mark.postgres
@@ -62,22 +62,9 @@ def stores():
 
 @pytest.fixture
 def pg_url():
-    """URLs of new, empty schemas on the test server (as conftest makes them), dropped after."""
-    admin = sa.create_engine(PG_URL)
-    made: list[str] = []
-
-    def make() -> str:
-        schema = f"kpi_test_{uuid.uuid4().hex[:12]}"
-        with admin.begin() as conn:
-            conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
-        made.append(schema)
-        return _pg_schema_url(schema)
-
-    yield make
-    with admin.begin() as conn:
-        for schema in made:
-            conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
-    admin.dispose()
+    """URLs of new, empty schemas on the test server (conftest's pg_schema), dropped after."""
+    with contextlib.ExitStack() as stack:
+        yield lambda: stack.enter_context(pg_schema())
 
 
 def with_password(url: str) -> str:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import itertools
-import uuid
 
 import numpy as np
 import pandas as pd
@@ -718,26 +717,6 @@ def test_purging_batches_deletes_their_rows_and_ranges(store):
         for t in ROW_TABLES.values():
             left = {b for (b,) in conn.execute(sa.select(t.c.batch_id).distinct())}
             assert left <= {first.batch_id}
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def empty_url(request, tmp_path):
-    """The URL of an empty database (a SQLite file, or a schema of its own on the server)."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'old.sqlite3'}"
-        return
-    from tests.conftest import PG_URL, _pg_schema_url
-
-    schema = f"kpi_test_{uuid.uuid4().hex[:12]}"
-    admin = sa.create_engine(PG_URL)
-    with admin.begin() as conn:
-        conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
-    try:
-        yield _pg_schema_url(schema)
-    finally:
-        with admin.begin() as conn:
-            conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
 
 
 def _migrate(url: str, revision: str) -> None:
