@@ -494,8 +494,7 @@ def _prepared(
     held = st.session_state.get(slot)
     if held is not None and held[0] == token:
         return held[1]
-    a, _ = st.columns([2, 4])
-    if not a.button(t("download_prepare"), key=f"{key}_prepare", icon=":material/download:"):
+    if not st.button(t("download_prepare"), key=f"{key}_prepare", icon=":material/download:"):
         return None
     with st.spinner(t("download_preparing")):
         table = frame() if callable(frame) else frame
@@ -507,8 +506,9 @@ def _prepared(
 def _download_buttons(files: tuple[bytes, bytes], name: str, key: str) -> None:
     t = translator()
     xlsx, csv = files
-    a, b, _ = st.columns([1, 1, 4])
-    a.download_button(
+    # A row as wide as its buttons, so the labels fit in a narrow column too.
+    row = st.container(horizontal=True)
+    row.download_button(
         t("download_xlsx"),
         xlsx,
         file_name=f"{name}.xlsx",
@@ -517,7 +517,7 @@ def _download_buttons(files: tuple[bytes, bytes], name: str, key: str) -> None:
         icon=":material/download:",
         on_click="ignore",  # a download needs no rerun of the page
     )
-    b.download_button(
+    row.download_button(
         t("download_csv"),
         csv,
         file_name=f"{name}.csv",
