@@ -185,7 +185,8 @@ def visits(store: Store, year: int) -> pd.DataFrame:
     t = ROW_TABLES["visits"]
     q = (
         sa.select(
-            t.c.date,
+            # Untyped: SQLite's ISO text is parsed below in one vectorised call, not row by row.
+            sa.type_coerce(t.c.date, sa.String).label("date"),
             t.c.type,
             t.c.country,
             t.c.level,
@@ -202,10 +203,12 @@ def visits(store: Store, year: int) -> pd.DataFrame:
         return df.assign(
             quarter=pd.Series(dtype=int), ally=pd.Series(dtype=bool), region=pd.Series(dtype=object)
         )
-    df["date"] = pd.to_datetime(df["date"])
+    df["date"] = pd.to_datetime(df["date"].astype(str), format="%Y-%m-%d")
     df["quarter"] = (df["month"].astype(int) - 1) // 3 + 1
     df["ally"] = np.asarray(load_relations().ally_mask(df["country"], df["date"]), dtype=bool)
-    df["region"] = df["country"].map(lambda c: region_of(c) or "—")
+    # Each distinct country looked up once (a lookup folds the name), not once per visit.
+    regions = {c: region_of(c) or "—" for c in df["country"].unique()}
+    df["region"] = df["country"].map(regions)
     return df.drop(columns="month")
 
 
@@ -304,43 +307,84 @@ def evisa_share(by_month: pd.DataFrame) -> pd.DataFrame:
     return g[cols].reset_index(drop=True)
 
 
-def visa_by_mission_type(store: Store, year: int, upto_month: int = 12) -> pd.DataFrame:
-    """Per mission × visa type, year to date: applications, issued, refused, weighted average days."""
+_MISSION_MEASURES = ("applications", "issued", "refused", "day_weight", "issued_reported")
+
+
+def _visa_mission_measures(
+    year: int, upto_month: int
+) -> tuple[sa.Table, list[sa.ColumnElement], dict[str, sa.ColumnElement]]:
+    """Where visa figures by mission come from, year to date: table, filter and summed measures."""
     if upto_month % 3 == 0:
         # Quarter ends (what the pages ask for) add up the quarterly summary.
         t = rollups.visa_missions
         where = [t.c.year == year, t.c.quarter <= upto_month // 3]
-        sums = {c: t.c[c] for c in ("applications", "issued", "refused")}
-        weights = {"day_weight": t.c.day_weight, "issued_reported": t.c.issued_reported}
-    else:
-        t = ROW_TABLES["visa"]
-        where = [*_live(t, year), t.c.month <= upto_month]
-        reported = t.c.avg_days.is_not(None)
-        sums = {
-            "applications": t.c.applications,
-            "issued": t.c.issued,
-            "refused": sa.func.coalesce(t.c.refused, 0),
-        }
-        weights = {
-            "day_weight": sa.case((reported, t.c.avg_days * t.c.issued), else_=0),
-            "issued_reported": sa.case((reported, t.c.issued), else_=0),
-        }
+        measures = {c: t.c[c] for c in _MISSION_MEASURES}
+        return t, where, measures
+    t = ROW_TABLES["visa"]
+    reported = t.c.avg_days.is_not(None)
+    measures = {
+        "applications": t.c.applications,
+        "issued": t.c.issued,
+        "refused": sa.func.coalesce(t.c.refused, 0),
+        "day_weight": sa.case((reported, t.c.avg_days * t.c.issued), else_=0),
+        "issued_reported": sa.case((reported, t.c.issued), else_=0),
+    }
+    return t, [*_live(t, year), t.c.month <= upto_month], measures
+
+
+def _with_avg_days(df: pd.DataFrame, measures: Sequence[str]) -> pd.DataFrame:
+    for c in measures:
+        df[c] = df[c].astype(float)
+    df["avg_days"] = _rate(df["day_weight"], df["issued_reported"].where(df["issued_reported"] > 0))
+    df["region"] = df["region"].fillna("—")
+    return df
+
+
+def visa_by_mission_type(
+    store: Store, year: int, upto_month: int = 12, missions: Sequence[str] | None = None
+) -> pd.DataFrame:
+    """Per mission × visa type, year to date: applications, issued, refused, weighted average days.
+
+    ``missions`` limits the rows to those missions (a page's first screenful).
+    """
+    t, where, measures = _visa_mission_measures(year, upto_month)
+    if missions is not None:
+        where.append(t.c.mission.in_(list(missions)))
     q = (
         sa.select(
             t.c.mission,
             sa.func.max(t.c.region).label("region"),
             t.c.visa_type,
-            *(sa.func.sum(c).label(k) for k, c in {**sums, **weights}.items()),
+            *(sa.func.sum(c).label(k) for k, c in measures.items()),
         )
         .where(*where)
         .group_by(t.c.mission, t.c.visa_type)
         .order_by(t.c.mission, t.c.visa_type)
     )
-    df = _frame(store, q)
-    for c in ("applications", "issued", "refused", "day_weight", "issued_reported"):
-        df[c] = df[c].astype(float)
-    df["avg_days"] = _rate(df["day_weight"], df["issued_reported"].where(df["issued_reported"] > 0))
-    df["region"] = df["region"].fillna("—")
+    return _with_avg_days(_frame(store, q), _MISSION_MEASURES)
+
+
+def visa_mission_totals(store: Store, year: int, upto_month: int = 12) -> pd.DataFrame:
+    """visa_missions(visa_by_mission_type(…)) in one grouping in SQL, plus ``types``.
+
+    ``types`` is the mission's number of visa types, i.e. its rows in visa_by_mission_type:
+    the consular page reads missions, and the mission × type rows only a screenful at a time.
+    """
+    t, where, measures = _visa_mission_measures(year, upto_month)
+    summed = ("issued", "day_weight", "issued_reported")
+    q = (
+        sa.select(
+            t.c.mission,
+            sa.func.max(t.c.region).label("region"),
+            *(sa.func.sum(measures[k]).label(k) for k in summed),
+            sa.func.count(sa.distinct(t.c.visa_type)).label("types"),
+        )
+        .where(*where)
+        .group_by(t.c.mission)
+        .order_by(t.c.mission)
+    )
+    df = _with_avg_days(_frame(store, q), summed)
+    df["types"] = df["types"].astype(int)
     return df
 
 

@@ -8,6 +8,7 @@ visits across the year, with 索羅門群島 both before and after relations end
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
 
 import numpy as np
 import pandas as pd
@@ -16,6 +17,7 @@ import pytest
 from kpi import views
 from kpi.engine import Engine
 from kpi.store import Store
+from tests.conftest import pg_schema
 from tests.workbooks import xlsx_bytes
 
 BUDGET_COLS = ["program", "kind", "budget", "allotted", "spent", "payable"]
@@ -85,10 +87,18 @@ def visa_frame() -> pd.DataFrame:
     return pd.DataFrame(VISA_ROWS, columns=cols).astype({"avg_days": float})
 
 
-@pytest.fixture(scope="module")
-def eng(tmp_path_factory) -> Engine:
-    path = tmp_path_factory.mktemp("views") / "v.sqlite3"
-    e = Engine(Store(f"sqlite:///{path}"))
+@pytest.fixture(scope="module", params=["sqlite", "postgres"])
+def eng(request, tmp_path_factory) -> Iterator[Engine]:
+    """The views on both databases."""
+    if request.param == "sqlite":
+        yield from _loaded(f"sqlite:///{tmp_path_factory.mktemp('views') / 'v.sqlite3'}")
+        return
+    with pg_schema() as url:
+        yield from _loaded(url)
+
+
+def _loaded(url: str) -> Iterator[Engine]:
+    e = Engine(Store(url))
     budget = [
         ["外交部108年度預算執行表"],
         ["", "", "", "", "", "", "", "單位：新臺幣千元"],
@@ -281,6 +291,29 @@ def test_missions_rolled_up_from_mission_type_rows_equal_visa_by_mission(eng, em
         rolled = views.visa_missions(views.visa_by_mission_type(eng.store, 108, month))
         pd.testing.assert_frame_equal(rolled[direct.columns], direct, check_dtype=False)
     assert views.visa_missions(views.visa_by_mission_type(empty, 108, 12)).empty
+
+
+def test_mission_totals_in_sql_equal_the_mission_type_rows_rolled_up(eng, empty):
+    # At a quarter's end (the summary) and mid-quarter (the rows).
+    for month in (3, 5, 12):
+        detail = views.visa_by_mission_type(eng.store, 108, month)
+        totals = views.visa_mission_totals(eng.store, 108, month)
+        rolled = views.visa_missions(detail)
+        pd.testing.assert_frame_equal(totals[rolled.columns], rolled, check_dtype=False)
+        assert totals.set_index("mission")["types"].to_dict() == (
+            detail.groupby("mission").size().to_dict()
+        )
+        assert totals["types"].sum() == len(detail)
+    assert views.visa_mission_totals(empty, 108, 12).empty
+
+
+def test_mission_type_rows_of_chosen_missions(eng):
+    detail = views.visa_by_mission_type(eng.store, 108, 6)
+    chosen = sorted(set(detail["mission"]))[:2] + ["沒有這個館處"]
+    some = views.visa_by_mission_type(eng.store, 108, 6, missions=chosen)
+    want = detail[detail["mission"].isin(chosen)].reset_index(drop=True)
+    pd.testing.assert_frame_equal(some, want)
+    assert views.visa_by_mission_type(eng.store, 108, 6, missions=[]).empty
 
 
 # -- visits ---------------------------------------------------------------------------------------
