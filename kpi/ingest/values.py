@@ -160,12 +160,17 @@ class Kinds:
 
 def kinds_of(values: np.ndarray) -> Kinds:
     """Classify a column of raw cells (an object array) by type, factorizing its texts."""
-    cell_types = _TYPE_OF(values)
-    # A column holds one to a few types: a set of them, then one comparison per extra type.
-    types = tuple(set(cell_types.tolist()))
     type_codes = np.zeros(len(values), dtype=np.intp)
-    for i, t in enumerate(types[1:], start=1):
-        type_codes[np.equal(cell_types, t).astype(bool)] = i
+    # Most columns hold cells of one type: the set of types then is all there is to know.
+    types = tuple(set(map(type, values)))
+    if len(types) == 1 and types[0] in _TEXT_TYPES:
+        codes, texts = pd.factorize(values)
+        return Kinds(type_codes, types, codes, np.asarray(texts, dtype=object))
+    if len(types) > 1:
+        # One comparison per extra type.
+        cell_types = _TYPE_OF(values)
+        for i, t in enumerate(types[1:], start=1):
+            type_codes[np.equal(cell_types, t).astype(bool)] = i
     text_codes = np.full(len(values), -1, dtype=np.intp)
     untyped = Kinds(type_codes, types, text_codes, np.array([], dtype=object))
     text = untyped.of_type(_TEXT_TYPES)
