@@ -845,8 +845,7 @@ class Store:
         ids = [int(i) for i in p.superseded]
         if len(p.removed):
             ids += [int(i) for i in p.removed["id"]]
-        for chunk in _chunks(ids, 900):
-            conn.execute(sa.update(t).where(t.c.id.in_(chunk)).values(current=False))
+        _set_current(conn, t, ids, False)
         rows = frame[[f.name for f in ds.stored_fields]].copy()
         if ds.name == "visits":
             dates = pd.to_datetime(rows["date"])
@@ -978,11 +977,8 @@ class Store:
             return 0
         survivors = versions[versions["batch_id"] != batch_id]
         keep = survivors.sort_values("batch_id").drop_duplicates(list(ds.key), keep="last")["id"]
-        all_ids = [int(i) for i in versions["id"]]
-        for chunk in _chunks(all_ids, 900):
-            conn.execute(sa.update(t).where(t.c.id.in_(chunk)).values(current=False))
-        for chunk in _chunks([int(i) for i in keep], 900):
-            conn.execute(sa.update(t).where(t.c.id.in_(chunk)).values(current=True))
+        _set_current(conn, t, [int(i) for i in versions["id"]], False)
+        _set_current(conn, t, [int(i) for i in keep], True)
         return int(
             versions[versions["batch_id"] == batch_id].drop_duplicates(list(ds.key)).shape[0]
         )
@@ -1095,6 +1091,37 @@ def _with_period(dataset: str, frame: pd.DataFrame) -> pd.DataFrame:
         return frame
     dates = pd.to_datetime(frame["date"])
     return frame.assign(year=dates.dt.year - 1911, month=dates.dt.month)
+
+
+def _set_current(conn: Connection, t: sa.Table, ids: Sequence[int], current: bool) -> None:
+    """Mark rows current or not, by id, in a few statements however many there are.
+
+    A batch's rows have consecutive ids, so the ids of a large import or undo mostly form
+    long runs: each run is one BETWEEN, and the ids left over go in IN lists.
+    """
+    runs, singles = _id_runs(ids)
+    for chunk in _chunks(runs, 200):
+        conn.execute(
+            sa.update(t)
+            .where(sa.or_(*(t.c.id.between(lo, hi) for lo, hi in chunk)))
+            .values(current=current)
+        )
+    for chunk in _chunks(singles, 900):
+        conn.execute(sa.update(t).where(t.c.id.in_(chunk)).values(current=current))
+
+
+def _id_runs(ids: Sequence[int]) -> tuple[list[tuple[int, int]], list[int]]:
+    """Sorted distinct ids as runs of consecutive ids (lo, hi), and the ids in no run."""
+    values = np.unique(np.asarray(ids, dtype=np.int64))
+    if not len(values):
+        return [], []
+    breaks = np.flatnonzero(np.diff(values) != 1) + 1
+    starts = np.concatenate([[0], breaks])
+    ends = np.concatenate([breaks, [len(values)]]) - 1
+    long = ends > starts
+    runs = list(zip(values[starts[long]].tolist(), values[ends[long]].tolist(), strict=True))
+    singles = values[starts[~long]].tolist()
+    return runs, singles
 
 
 def _chunks(seq: Sequence, size: int) -> Iterator[Sequence]:

@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 from kpi.ingest.datasets import DATASETS
 from kpi.paths import ROOT
 from kpi.schema import batch_rows, batches
-from kpi.store import ROW_TABLES, Store, StoreError, make_engine
+from kpi.store import ROW_TABLES, Store, StoreError, _id_runs, make_engine
 
 BUDGET_COLUMNS = [
     "year",
@@ -314,6 +314,36 @@ def test_undo_of_every_batch_newest_first_walks_back_to_an_empty_store(store):
         store.undo(batch_id)
         assert snapshot(store) == expected
     assert all(v == [] for v in snapshot(store).values())
+
+
+def test_undo_of_a_file_that_changed_every_other_row_of_a_large_one(store):
+    # Thousands of superseded versions, scattered (every other id) and in runs: the
+    # statements that mark rows current or not take them in groups.
+    from kpi import sample
+
+    big = sample.visa_frame(rows_target=4_000)
+    first = do_import(store, {"visa": big})
+    before = snapshot(store)
+    changed = big.copy()
+    changed.loc[changed.index % 2 == 0, "issued"] = changed["issued"] + 1
+    second = do_import(store, {"visa": changed})
+    assert second.changes["visa"].changed == (len(big) + 1) // 2
+    assert current_versions_per_key(store) == 1
+    store.undo(second.batch_id)
+    assert snapshot(store) == before
+    store.undo(first.batch_id)
+    assert snapshot(store)["visa"] == []
+
+
+@given(st.lists(st.integers(min_value=1, max_value=300), max_size=200))
+def test_id_runs_cover_every_id_once_in_maximal_runs(ids):
+    runs, singles = _id_runs(ids)
+    covered = [i for lo, hi in runs for i in range(lo, hi + 1)] + singles
+    assert sorted(covered) == sorted(set(ids))
+    assert all(hi > lo for lo, hi in runs)
+    # Maximal: no run or single touches another.
+    edges = sorted([(lo, hi) for lo, hi in runs] + [(i, i) for i in singles])
+    assert all(b[0] > a[1] + 1 for a, b in zip(edges, edges[1:], strict=False))
 
 
 def test_undo_of_an_older_batch_keeps_the_values_that_replaced_it(store):
