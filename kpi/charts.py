@@ -61,13 +61,16 @@ def light_grid(
     rows = list(dict.fromkeys(grid["row"]))
     cols = sorted(col_labels)
     code = {name: i for i, name in enumerate(LIGHTS)}
+    # (row, col) -> (light, achievement), the first of any duplicates: one pass over the
+    # frame instead of a boolean mask per cell (a mask on Arrow strings costs about 1 ms).
+    cells: dict[tuple[object, object], tuple[str, object]] = {}
+    for key in zip(grid["row"], grid["col"], grid["light"], grid["achievement"], strict=True):
+        cells.setdefault(key[:2], key[2:])
     z, text, hover = [], [], []
     for r in rows:
         zr, tr, hr = [], [], []
         for c in cols:
-            cell = grid[(grid["row"] == r) & (grid["col"] == c)]
-            lt = cell["light"].iloc[0] if len(cell) else "white"
-            ach = cell["achievement"].iloc[0] if len(cell) else None
+            lt, ach = cells.get((r, c), ("white", None))
             label = "—" if ach is None or pd.isna(ach) else f"{ach * 100:.1f}%"
             zr.append(code[lt])
             tr.append(label)

@@ -8,6 +8,7 @@ Cached functions take the store's version as their first argument: any write any
 
 from __future__ import annotations
 
+import gc
 import logging
 import re
 from collections.abc import Callable
@@ -52,6 +53,14 @@ def engine() -> Engine:
     """One engine per server process; the sample year loads on a store's first start."""
     eng = Engine()
     eng.first_run()
+    # Streamlit collects garbage after every script run (runner.postScriptGC), and a full
+    # collection walks every container alive: with Streamlit, pandas, Plotly and the engine
+    # loaded that is 0.1-0.35 s holding the GIL, during which the server neither answers
+    # the browser's requests for scripts nor sends messages. Nearly all that exists now
+    # (modules, the engine) lives as long as the process; moved out of the collector's
+    # sight, later collections only look at what page runs create.
+    gc.collect()
+    gc.freeze()
     return eng
 
 
