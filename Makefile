@@ -22,7 +22,7 @@ $(VENV)/.dev: requirements.txt requirements-dev.txt | $(BIN)/python
 
 run: $(VENV)/.runtime
 	$(BIN)/python -m kpi demo --first-run
-	$(BIN)/streamlit run dashboard.py --server.port $(PORT) --server.fileWatcherType auto
+	$(BIN)/streamlit run dashboard.py --server.port $(PORT)
 
 test: $(VENV)/.dev
 	bash scripts/test-setup.sh
