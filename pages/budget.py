@@ -7,12 +7,13 @@ so every figure here is read at that one month (views.report_month).
 from __future__ import annotations
 
 import pandas as pd
+import plotly.graph_objects as go
 import streamlit as st
 
 from kpi import charts, views
 from kpi.charts import EXECUTION_LINE
 from kpi.i18n import fmt_category, fmt_month, fmt_month_short, fmt_percent
-from pages.common import current_filters, downloads, engine, md_escape, translator, view
+from pages.common import chart, current_filters, downloads, engine, md_escape, translator, view
 
 PAGE_STRINGS: dict[str, tuple[str, str]] = {
     "title": ("預算執行", "Budget execution"),
@@ -190,16 +191,22 @@ rate_frame = pd.DataFrame(
         t("col_rate"): items["rate"] * 100,
     }
 )
-fig = charts.rate_bars(
-    bars,
-    "program",
-    "rate",
-    "kind",
-    t("chart_rate", month=month_text),
-    t("axis_rate"),
-    t("line_90"),
-)
-st.plotly_chart(fig, key="budget_rates")
+
+
+def budget_rates_figure() -> go.Figure:
+    fig = charts.rate_bars(
+        bars,
+        "program",
+        "rate",
+        "kind",
+        t("chart_rate", month=month_text),
+        t("axis_rate"),
+        t("line_90"),
+    )
+    return fig
+
+
+chart("budget_rates", budget_rates_figure)
 downloads(rate_frame, "budget_rates", "dl_rates")
 
 # -- cumulative curve and projection ------------------------------------------------------------
@@ -208,19 +215,25 @@ curve = curve.assign(
     label=curve["month"].map(lambda m: fmt_month_short(int(m), f.lang)),
     kind=curve["kind"].map(kind_label),
 )
-fig = charts.lines(
-    curve,
-    "label",
-    "rate",
-    "kind",
-    t("chart_curve"),
-    t("axis_rate"),
-    percent=True,
-    hline=EXECUTION_LINE,
-    hline_label=t("line_90"),
-)
-fig.update_xaxes(title=t("axis_month"), type="category")
-st.plotly_chart(fig, key="budget_curve")
+
+
+def budget_curve_figure() -> go.Figure:
+    fig = charts.lines(
+        curve,
+        "label",
+        "rate",
+        "kind",
+        t("chart_curve"),
+        t("axis_rate"),
+        percent=True,
+        hline=EXECUTION_LINE,
+        hline_label=t("line_90"),
+    )
+    fig.update_xaxes(title=t("axis_month"), type="category")
+    return fig
+
+
+chart("budget_curve", budget_curve_figure)
 downloads(
     pd.DataFrame(
         {

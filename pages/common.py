@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import pandas as pd
+import plotly.graph_objects as go
 import streamlit as st
 
 from kpi import views
@@ -206,6 +207,24 @@ def user_box(t: Translator) -> None:
 
 def version() -> int:
     return engine().store.version()
+
+
+def chart(key: str, build: Callable[[], go.Figure], *, extra: object = None, **kwargs):
+    """st.plotly_chart of ``build()``, built once per store version, filters and ``extra``.
+
+    ``build`` may read only what those determine (the page's cached tables, the filters,
+    the language); ``extra`` names anything else it depends on. Plotly validates every
+    property a figure is given, 10–20 ms a chart on every run; the cache keeps the figure
+    as the validated dict, which becomes a Figure again without a second validation.
+    """
+    token = (version(), current_filters(), extra)
+    fig = go.Figure(_figure(key, token, build), _validate=False)
+    return st.plotly_chart(fig, key=key, **kwargs)
+
+
+@st.cache_data(show_spinner=False, max_entries=256)
+def _figure(key: str, token: object, _build: Callable[[], go.Figure]) -> dict:
+    return _build().to_dict()
 
 
 @st.cache_data(show_spinner=False, max_entries=256)

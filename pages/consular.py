@@ -8,12 +8,13 @@ report them (K6.3); the eVisa share is eVisas issued ÷ all visas issued (K6.2).
 from __future__ import annotations
 
 import pandas as pd
+import plotly.graph_objects as go
 import streamlit as st
 
 from kpi import charts, figures, views
 from kpi.i18n import fmt_category, fmt_month_short, fmt_number, fmt_percent, fmt_region
 from kpi.ingest.datasets import VISA_TYPES
-from pages.common import current_filters, downloads, engine, translator, version, view
+from pages.common import chart, current_filters, downloads, engine, translator, version, view
 
 PAGE_STRINGS: dict[str, tuple[str, str]] = {
     "title": ("領事服務", "Consular services"),
@@ -264,22 +265,28 @@ monthly = monthly.assign(
     label=monthly["month"].map(lambda m: fmt_month_short(int(m), f.lang)),
     type=monthly["visa_type"].map(type_label),
 )
-fig = charts.stacked_bars(
-    monthly.assign(type=charts.plain_text(monthly["type"])),
-    "label",
-    "issued",
-    "type",
-    t("chart_by_month"),
-    t("axis_issued"),
-)
-fig.update_xaxes(
-    title=t("axis_month"),
-    type="category",
-    categoryorder="array",
-    categoryarray=[fmt_month_short(m, f.lang) for m in months],
-)
-fig.update_yaxes(tickformat=",")
-st.plotly_chart(fig, key="visa_by_month")
+
+
+def visa_by_month_figure() -> go.Figure:
+    fig = charts.stacked_bars(
+        monthly.assign(type=charts.plain_text(monthly["type"])),
+        "label",
+        "issued",
+        "type",
+        t("chart_by_month"),
+        t("axis_issued"),
+    )
+    fig.update_xaxes(
+        title=t("axis_month"),
+        type="category",
+        categoryorder="array",
+        categoryarray=[fmt_month_short(m, f.lang) for m in months],
+    )
+    fig.update_yaxes(tickformat=",")
+    return fig
+
+
+chart("visa_by_month", visa_by_month_figure)
 downloads(
     pd.DataFrame(
         {
@@ -304,19 +311,27 @@ long = pd.concat(
 )
 long["label"] = long["month"].map(lambda m: fmt_month_short(int(m), f.lang))
 share_target = target("K6.2")
-fig = charts.lines(
-    long,
-    "label",
-    "value",
-    "series",
-    t("chart_share"),
-    t("axis_share"),
-    percent=True,
-    hline=share_target,
-    hline_label="" if share_target is None else f"{t('share_target')} {fmt_percent(share_target)}",
-)
-fig.update_xaxes(title=t("axis_month"), type="category")
-st.plotly_chart(fig, key="visa_share")
+
+
+def visa_share_figure() -> go.Figure:
+    fig = charts.lines(
+        long,
+        "label",
+        "value",
+        "series",
+        t("chart_share"),
+        t("axis_share"),
+        percent=True,
+        hline=share_target,
+        hline_label=""
+        if share_target is None
+        else f"{t('share_target')} {fmt_percent(share_target)}",
+    )
+    fig.update_xaxes(title=t("axis_month"), type="category")
+    return fig
+
+
+chart("visa_share", visa_share_figure)
 downloads(
     pd.DataFrame(
         {
@@ -340,18 +355,22 @@ tab_region, tab_mission = st.tabs([t("tab_region"), t("tab_mission")])
 with tab_region:
     regions = by_region.dropna(subset=["avg_days"]).sort_values("avg_days", ascending=False)
     regions = regions.assign(label=charts.plain_text(regions["region"].map(region_label)))
-    fig = charts.bars(
-        regions,
-        "label",
-        "avg_days",
-        t("chart_region"),
-        t("axis_days"),
-        horizontal=True,
-        text_format=".2f",
-    )
-    if days_target is not None:
-        target_line(fig, days_target)
-    st.plotly_chart(fig, key="days_by_region")
+
+    def days_by_region_figure() -> go.Figure:
+        fig = charts.bars(
+            regions,
+            "label",
+            "avg_days",
+            t("chart_region"),
+            t("axis_days"),
+            horizontal=True,
+            text_format=".2f",
+        )
+        if days_target is not None:
+            target_line(fig, days_target)
+        return fig
+
+    chart("days_by_region", days_by_region_figure)
     downloads(
         pd.DataFrame(
             {
@@ -370,18 +389,22 @@ with tab_mission:
     unreported = len(by_mission) - missions["reported"]
     if unreported:
         st.caption(t("unreported", n=unreported))
-    fig = charts.bars(
-        missions["slowest"].assign(label=lambda d: charts.plain_text(d["mission"])),
-        "label",
-        "avg_days",
-        t("chart_mission"),
-        t("axis_days"),
-        horizontal=True,
-        text_format=".2f",
-    )
-    if days_target is not None:
-        target_line(fig, days_target)
-    st.plotly_chart(fig, key="days_by_mission")
+
+    def days_by_mission_figure() -> go.Figure:
+        fig = charts.bars(
+            missions["slowest"].assign(label=lambda d: charts.plain_text(d["mission"])),
+            "label",
+            "avg_days",
+            t("chart_mission"),
+            t("axis_days"),
+            horizontal=True,
+            text_format=".2f",
+        )
+        if days_target is not None:
+            target_line(fig, days_target)
+        return fig
+
+    chart("days_by_mission", days_by_mission_figure)
     downloads(
         mission_list(version(), f.year, last_month, f.lang),
         "processing_days_by_mission",

@@ -11,6 +11,7 @@ from kpi.figures import KpiFigure
 from kpi.i18n import fmt_percent, fmt_quarter_short, fmt_value
 from pages.common import (
     as_reported,
+    chart,
     close_caption,
     coverage_link,
     current_filters,
@@ -338,17 +339,16 @@ downloads(goal_frame, f"goals_{f.year}Q{f.quarter}", "overview_goals")
 
 left, right = st.columns(2)
 with left:
-    bars = charts.achievement_bars(
-        [short_label(g.id, g.title) for g in goals],
-        [g.achievement for g in goals],
-        [g.light for g in goals],
-        goal_ids,
-        t("goal_bars_title"),
-        t("achievement"),
-    )
-    event = st.plotly_chart(
-        bars,
-        key="overview_goal_bars",
+    event = chart(
+        "overview_goal_bars",
+        lambda: charts.achievement_bars(
+            [short_label(g.id, g.title) for g in goals],
+            [g.achievement for g in goals],
+            [g.light for g in goals],
+            goal_ids,
+            t("goal_bars_title"),
+            t("achievement"),
+        ),
         on_select="rerun",
         selection_mode="points",
         theme=None,
@@ -360,15 +360,15 @@ with left:
 with right:
     grid = goal_grid(version(), f.year, f.programs)
     grid = grid[grid["goal"].isin(goal_ids)]
-    st.plotly_chart(
-        charts.light_grid(
+    chart(
+        "overview_light_grid",
+        lambda: charts.light_grid(
             grid.rename(columns={"goal": "row", "quarter": "col"}),
             {g.id: short_label(g.id, g.title) for g in goals},
             {q: fmt_quarter_short(q, t.lang) for q in (1, 2, 3, 4)},
             {n: t.light(n) for n in LIGHTS},
             t("grid_title", year=t.year(f.year)),
         ),
-        key="overview_light_grid",
         theme=None,
         width="stretch",
     )

@@ -9,6 +9,7 @@ ever shown in tables (st.dataframe shows text as text).
 from __future__ import annotations
 
 import pandas as pd
+import plotly.graph_objects as go
 import streamlit as st
 
 from kpi import charts, views
@@ -22,7 +23,7 @@ from kpi.i18n import (
     fmt_region,
 )
 from kpi.ingest.datasets import LEVELS, VISIT_TYPES
-from pages.common import current_filters, downloads, status, translator, version, view
+from pages.common import chart, current_filters, downloads, status, translator, version, view
 
 PAGE_STRINGS: dict[str, tuple[str, str]] = {
     "title": ("訪問交流", "Visits and exchanges"),
@@ -186,11 +187,17 @@ quarterly = quarterly.assign(
     label=quarterly["quarter"].map(lambda q: fmt_quarter_short(int(q), f.lang)),
     kind=quarterly["type"].map(category),
 )
-fig = charts.stacked_bars(
-    quarterly, "label", "visits", "kind", t("chart_quarter"), t("axis_visits")
-)
-fig.update_xaxes(title=t("axis_quarter"), type="category")
-st.plotly_chart(fig, key="visits_by_quarter")
+
+
+def visits_by_quarter_figure() -> go.Figure:
+    fig = charts.stacked_bars(
+        quarterly, "label", "visits", "kind", t("chart_quarter"), t("axis_visits")
+    )
+    fig.update_xaxes(title=t("axis_quarter"), type="category")
+    return fig
+
+
+chart("visits_by_quarter", visits_by_quarter_figure)
 downloads(
     pd.DataFrame(
         {
@@ -214,8 +221,14 @@ allies = allies.assign(
     kind=allies["type"].map(category),
     status=allies["ally"].map(ally_label),
 )
-fig = charts.stacked_bars(allies, "kind", "visits", "status", t("chart_ally"), t("axis_visits"))
-st.plotly_chart(fig, key="visits_ally")
+
+
+def visits_ally_figure() -> go.Figure:
+    fig = charts.stacked_bars(allies, "kind", "visits", "status", t("chart_ally"), t("axis_visits"))
+    return fig
+
+
+chart("visits_ally", visits_ally_figure)
 st.caption(t("ally_note"))
 downloads(
     pd.DataFrame(
@@ -241,19 +254,26 @@ shown_countries = shown_countries.assign(
     label=charts.plain_text(shown_countries["country"].map(country_label)),
     kind=shown_countries["type"].map(category),
 )
-fig = charts.stacked_bars(
-    shown_countries,
-    "label",
-    "visits",
-    "kind",
-    t("chart_country", n=min(COUNTRIES_SHOWN, len(totals))),
-    t("axis_visits"),
-    horizontal=True,
-)
-fig.update_yaxes(
-    categoryorder="array", categoryarray=list(charts.plain_text(pd.Series(top).map(country_label)))
-)
-st.plotly_chart(fig, key="visits_by_country")
+
+
+def visits_by_country_figure() -> go.Figure:
+    fig = charts.stacked_bars(
+        shown_countries,
+        "label",
+        "visits",
+        "kind",
+        t("chart_country", n=min(COUNTRIES_SHOWN, len(totals))),
+        t("axis_visits"),
+        horizontal=True,
+    )
+    fig.update_yaxes(
+        categoryorder="array",
+        categoryarray=list(charts.plain_text(pd.Series(top).map(country_label))),
+    )
+    return fig
+
+
+chart("visits_by_country", visits_by_country_figure)
 downloads(
     pd.DataFrame(
         {
@@ -274,18 +294,24 @@ by_level = by_level.assign(
     label=by_level["level"].map(category),
     kind=by_level["type"].map(category),
 )
-fig = charts.stacked_bars(
-    by_level.sort_values("type", key=lambda s: order(s, VISIT_TYPES), kind="stable"),
-    "label",
-    "visits",
-    "kind",
-    t("chart_level"),
-    t("axis_visits"),
-)
-fig.update_xaxes(
-    type="category", categoryorder="array", categoryarray=[category(v) for v in levels]
-)
-st.plotly_chart(fig, key="visits_by_level")
+
+
+def visits_by_level_figure() -> go.Figure:
+    fig = charts.stacked_bars(
+        by_level.sort_values("type", key=lambda s: order(s, VISIT_TYPES), kind="stable"),
+        "label",
+        "visits",
+        "kind",
+        t("chart_level"),
+        t("axis_visits"),
+    )
+    fig.update_xaxes(
+        type="category", categoryorder="array", categoryarray=[category(v) for v in levels]
+    )
+    return fig
+
+
+chart("visits_by_level", visits_by_level_figure)
 downloads(
     pd.DataFrame(
         {

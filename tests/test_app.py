@@ -70,3 +70,37 @@ def test_every_page_runs_on_an_empty_store(empty):
     for page in PAGE_FILES:
         at.switch_page(page).run()
         assert errors(at) == [], page
+
+
+def test_a_chart_is_built_once_per_store_version_and_filters(tmp_path_factory, monkeypatch):
+    import plotly.io as pio
+
+    from kpi import charts, sample
+
+    built: list[str] = []
+    original = charts.bars
+
+    def counting(*args, **kwargs):
+        built.append(args[3])  # the title
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(charts, "bars", counting)
+    with app_store(store_url(tmp_path_factory, sample=True)) as eng:
+        at = open_page("pages/consular.py")
+        first = at.get_by_key("days_by_region").proto.spec
+        assert len(built) == 2  # by region and by mission
+        # The same view again: drawn from the cache, exactly as built.
+        at.run()
+        assert len(built) == 2 and at.get_by_key("days_by_region").proto.spec == first
+        # A valid figure (from_json validates it), the bars still horizontal.
+        assert pio.from_json(first).data[0].orientation == "h"
+        # Another language, then new data: built again.
+        at.session_state["lang"] = EN
+        at.run()
+        assert len(built) == 4 and "Average processing days by region" in built[-2]
+        eng.store.import_frames(
+            {"visa": sample.visa_frame(rows_target=200)}, file_name="v.xlsx", content=b"v"
+        )
+        at.run()
+        assert len(built) == 6
+        assert errors(at) == []
