@@ -304,17 +304,20 @@ if f.programs:
     st.caption(t("filtered_goals"))
 with st.container(border=True):
     for g in goals:
-        name, ach, tally, button = st.columns([7, 2.2, 2.8, 1.4], vertical_alignment="center")
-        name.markdown(f"{LIGHT_SYMBOLS[g.light]} **{g.id}**　{md_escape(g.title)}")
-        ach.markdown(f"**{fmt_percent(g.achievement)}**　{t.light(g.light)}")
+        # One text and a button per goal: a row of four columns was nine elements for the
+        # browser to lay out, and the overview's goal list is most of its elements.
+        text, button = st.columns([12.2, 1.4], vertical_alignment="center")
+        tally = "　".join(f"{LIGHT_SYMBOLS[n]} {g.lights[n]}" for n in LIGHTS if g.lights.get(n))
         was = reported.goal(g.id)
+        line = (
+            f"{LIGHT_SYMBOLS[g.light]} **{g.id}**　{md_escape(g.title)}"
+            f"　·　**{fmt_percent(g.achievement)}**　{t.light(g.light)}　·　{tally}"
+        )
+        text.markdown(line)
         if was is not None:
-            ach.caption(
+            text.caption(
                 t("goal_reported", ach=fmt_percent(was.achievement), light=light_label(was.light))
             )
-        tally.markdown(
-            "　".join(f"{LIGHT_SYMBOLS[n]} {g.lights[n]}" for n in LIGHTS if g.lights.get(n))
-        )
         if button.button(
             t("open_goal"),
             key=f"open_{g.id}",
