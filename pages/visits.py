@@ -90,7 +90,7 @@ TABLE_ROWS_SHOWN = 1000  # on screen; the downloads hold every visit
 
 @st.cache_data(show_spinner=False, max_entries=16)
 def visit_tables(store_version: int, year: int, quarter: int) -> dict[str, pd.DataFrame]:
-    """The year's visits up to the quarter, their counts, and a search text per visit."""
+    """The year's visits up to the quarter, and their counts."""
     visits = view("visits", year)
     visits = visits[visits["quarter"] <= quarter]
     counts = {
@@ -103,16 +103,22 @@ def visit_tables(store_version: int, year: int, quarter: int) -> dict[str, pd.Da
             "level": ["level", "type"],
         }.items()
     }
-    # Searched in either language: the delegation, and the country as stored and in English.
+    return {"visits": visits, **counts}
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def search_texts(store_version: int, year: int, quarter: int) -> pd.Series:
+    """A text per visit to search, in either language: the delegation, and the country as
+    stored and in English (made on the first search, not on every first view)."""
+    visits = visit_tables(store_version, year, quarter)["visits"]
     english = visits["country"].map({c: fmt_country(c, EN) for c in visits["country"].unique()})
-    search = (
+    return (
         visits["delegation"].fillna("").astype(str)
         + "\n"
         + visits["country"].astype(str)
         + "\n"
         + english.astype(str)
     ).str.casefold()
-    return {"visits": visits, "search": search, **counts}
 
 
 t = translator(PAGE_STRINGS)
@@ -330,7 +336,8 @@ st.subheader(t("table_head"))
 query = st.text_input(t("search"), key="visits_search", placeholder=t("search_placeholder")).strip()
 rows = visits
 if query:
-    rows = visits[tables["search"].str.contains(query.casefold(), regex=False).to_numpy()]
+    search = search_texts(version(), f.year, f.quarter)
+    rows = visits[search.str.contains(query.casefold(), regex=False).to_numpy()]
     st.caption(t("matches", n=fmt_number(len(rows)), total=fmt_number(len(visits))))
 if len(rows) > TABLE_ROWS_SHOWN:
     st.caption(t("capped", n=fmt_number(TABLE_ROWS_SHOWN)))
