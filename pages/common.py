@@ -209,15 +209,16 @@ def version() -> int:
     return engine().store.version()
 
 
-def chart(key: str, build: Callable[[], go.Figure], *, extra: object = None, **kwargs):
-    """st.plotly_chart of ``build()``, built once per store version, filters and ``extra``.
+def chart(key: str, build: Callable[[], go.Figure], **kwargs):
+    """st.plotly_chart of ``build()``, built once per store version and filters.
 
     ``build`` may read only what those determine (the page's cached tables, the filters,
-    the language); ``extra`` names anything else it depends on. Plotly validates every
-    property a figure is given, 10–20 ms a chart on every run; the cache keeps the figure
-    as the validated dict, which becomes a Figure again without a second validation.
+    the language): a chart that depends on anything else (a chosen goal, a widget) is drawn
+    with st.plotly_chart. Plotly validates every property a figure is given, 10–20 ms a
+    chart on every run; the cache keeps the figure as the validated dict, which becomes a
+    Figure again without a second validation.
     """
-    token = (version(), current_filters(), extra)
+    token = (version(), current_filters())
     fig = go.Figure(_figure(key, token, build), _validate=False)
     return st.plotly_chart(fig, key=key, **kwargs)
 
