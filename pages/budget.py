@@ -191,10 +191,9 @@ rate_frame = pd.DataFrame(
         t("col_rate"): items["rate"] * 100,
     }
 )
-
-
-def budget_rates_figure() -> go.Figure:
-    fig = charts.rate_bars(
+chart(
+    "budget_rates",
+    lambda: charts.rate_bars(
         bars,
         "program",
         "rate",
@@ -202,11 +201,8 @@ def budget_rates_figure() -> go.Figure:
         t("chart_rate", month=month_text),
         t("axis_rate"),
         t("line_90"),
-    )
-    return fig
-
-
-chart("budget_rates", budget_rates_figure)
+    ),
+)
 downloads(rate_frame, "budget_rates", "dl_rates")
 
 # -- cumulative curve and projection ------------------------------------------------------------

@@ -179,6 +179,17 @@ def target_delta(kpi_id: str, fmt) -> str | None:
     return None if value is None else t("target", value=fmt(value))
 
 
+def days_figure(rows: pd.DataFrame, title: str) -> go.Figure:
+    """Average processing days as horizontal bars (``label``), with the K6.3 target line."""
+    fig = charts.bars(
+        rows, "label", "avg_days", title, t("axis_days"), horizontal=True, text_format=".2f"
+    )
+    days = target("K6.3")
+    if days is not None:
+        target_line(fig, days)
+    return fig
+
+
 def target_line(fig, days: float) -> None:
     """The K6.3 target as a dashed line with a legend entry (a label on it would hide bar values)."""
     fig.add_vline(
@@ -350,27 +361,11 @@ downloads(
 
 st.subheader(t("days_head"))
 st.caption(t("days_help"))
-days_target = target("K6.3")
 tab_region, tab_mission = st.tabs([t("tab_region"), t("tab_mission")])
 with tab_region:
     regions = by_region.dropna(subset=["avg_days"]).sort_values("avg_days", ascending=False)
     regions = regions.assign(label=charts.plain_text(regions["region"].map(region_label)))
-
-    def days_by_region_figure() -> go.Figure:
-        fig = charts.bars(
-            regions,
-            "label",
-            "avg_days",
-            t("chart_region"),
-            t("axis_days"),
-            horizontal=True,
-            text_format=".2f",
-        )
-        if days_target is not None:
-            target_line(fig, days_target)
-        return fig
-
-    chart("days_by_region", days_by_region_figure)
+    chart("days_by_region", lambda: days_figure(regions, t("chart_region")))
     downloads(
         pd.DataFrame(
             {
@@ -389,22 +384,8 @@ with tab_mission:
     unreported = len(by_mission) - missions["reported"]
     if unreported:
         st.caption(t("unreported", n=unreported))
-
-    def days_by_mission_figure() -> go.Figure:
-        fig = charts.bars(
-            missions["slowest"].assign(label=lambda d: charts.plain_text(d["mission"])),
-            "label",
-            "avg_days",
-            t("chart_mission"),
-            t("axis_days"),
-            horizontal=True,
-            text_format=".2f",
-        )
-        if days_target is not None:
-            target_line(fig, days_target)
-        return fig
-
-    chart("days_by_mission", days_by_mission_figure)
+    slowest = missions["slowest"].assign(label=lambda d: charts.plain_text(d["mission"]))
+    chart("days_by_mission", lambda: days_figure(slowest, t("chart_mission")))
     downloads(
         mission_list(version(), f.year, last_month, f.lang),
         "processing_days_by_mission",

@@ -229,12 +229,12 @@ allies = allies.assign(
 )
 
 
-def visits_ally_figure() -> go.Figure:
-    fig = charts.stacked_bars(allies, "kind", "visits", "status", t("chart_ally"), t("axis_visits"))
-    return fig
-
-
-chart("visits_ally", visits_ally_figure)
+chart(
+    "visits_ally",
+    lambda: charts.stacked_bars(
+        allies, "kind", "visits", "status", t("chart_ally"), t("axis_visits")
+    ),
+)
 st.caption(t("ally_note"))
 downloads(
     pd.DataFrame(
