@@ -227,8 +227,6 @@ allies = allies.assign(
     kind=allies["type"].map(category),
     status=allies["ally"].map(ally_label),
 )
-
-
 chart(
     "visits_ally",
     lambda: charts.stacked_bars(
