@@ -30,6 +30,7 @@ from pandas.api.types import is_numeric_dtype
 from sqlalchemy.engine import Connection, Engine
 
 from kpi import rollups
+from kpi.checkpoint import Checkpointer
 from kpi.i18n import fmt_quarter
 from kpi.ingest.datasets import DATASETS, Dataset
 from kpi.paths import DEFAULT_DB_PATH, ROOT
@@ -232,6 +233,8 @@ def make_engine(url: str) -> Engine:
             cur.execute("PRAGMA busy_timeout=30000")
             cur.execute("PRAGMA foreign_keys=ON")
             cur.execute("PRAGMA synchronous=NORMAL")
+            # Commits only append to the log; a Store copies it in a thread (kpi.checkpoint).
+            cur.execute("PRAGMA wal_autocheckpoint=0")
             cur.close()
 
         @sa.event.listens_for(engine, "begin")
@@ -286,18 +289,34 @@ def _values_equal(a: pd.Series, b: pd.Series) -> np.ndarray:
 class Store:
     """The dashboard's database: plans, uploaded rows in versions, batches, targets, audit."""
 
+    _checkpointer: Checkpointer | None = None
+
     def __init__(self, url: str | None = None, *, migrate: bool = True) -> None:
         self.url = resolve_url(url)
         self.engine = make_engine(self.url)
+        if self.engine.dialect.name == "sqlite" and self.engine.url.database not in (
+            None,
+            "",
+            ":memory:",
+        ):
+            self._checkpointer = Checkpointer(self.engine)
         if migrate:
             upgrade(self.engine)
+            self._written()
 
     @property
     def dialect(self) -> str:
         return self.engine.dialect.name
 
     def dispose(self) -> None:
+        if self._checkpointer is not None:
+            self._checkpointer.close()
         self.engine.dispose()
+
+    def _written(self) -> None:
+        """After a commit: SQLite's log is copied into the database file in a thread."""
+        if self._checkpointer is not None:
+            self._checkpointer.request()
 
     @contextmanager
     def _write(self) -> Iterator[Connection]:
@@ -308,6 +327,7 @@ class Store:
                 conn.execute(sa.text("SELECT pg_advisory_xact_lock(7302020)"))
             yield conn
             self._bump_version(conn)
+        self._written()
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
@@ -748,6 +768,7 @@ class Store:
                 {"batch": batch_id, "file": file_name, "datasets": list(frames), **total.as_dict()},
             )
             self._bump_version(conn)
+        self._written()
         return ImportOutcome(batch_id, changes, written=True)
 
     @staticmethod
