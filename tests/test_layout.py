@@ -6,11 +6,15 @@ and runs it through ``kpi.ingest.analyze`` (the whole dry run of one file).
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from kpi.ingest import Context, FileReport, analyze
-from kpi.ingest.layout import column_letter, find_header
+from kpi.ingest import values as V
+from kpi.ingest.layout import column_letter, find_header, read_table
 from tests.workbooks import ods_bytes, xls_bytes, xlsx_bytes
 
 BUDGET_HEAD = ["工作計畫", "經資門", "預算數", "累計分配數", "累計實支數", "應付未付數"]
@@ -633,3 +637,53 @@ def test_a_hidden_data_sheet_is_imported_with_a_warning() -> None:
         ("sheet_skipped", "說明"),
         ("hidden_sheet", "預算"),
     ]
+
+
+# ---------------------------------------------------------------- the table without copies
+
+
+def _same_kinds(a: V.Kinds, b: V.Kinds) -> None:
+    """The same type, text and float value cell by cell (the distinct lists may differ:
+    the kinds of kept rows keep the texts of rows left out)."""
+
+    def cells(k: V.Kinds) -> list[tuple]:
+        floats = k.floats if k.floats is not None else np.full(len(k.type_codes), np.nan)
+        return [
+            (k.types[t], k.texts[c] if c >= 0 else None, None if np.isnan(f) else f)
+            for t, c, f in zip(k.type_codes, k.text_codes, floats, strict=True)
+        ]
+
+    assert cells(a) == cells(b)
+
+
+visa_cells = st.one_of(
+    st.sampled_from(["108/01", "108年2月", "駐日本代表處", "停留簽證", "", " ", "合計", "註"]),
+    st.integers(0, 10**6),
+    st.floats(allow_nan=True, allow_infinity=False),
+    st.none(),
+)
+
+
+@given(st.lists(st.lists(visa_cells, min_size=5, max_size=5), min_size=1, max_size=12))
+@settings(max_examples=60, deadline=None)
+def test_a_table_of_only_data_reads_as_one_with_a_total_row(body: list[list[object]]) -> None:
+    # A sheet whose every row and column is data takes the grid as it is (no copy of the
+    # cells): it must read exactly as the same sheet with a totals row under it, which
+    # takes the rows to keep one by one.
+    rows = [VISA_HEAD, *body]
+    header = find_header(rows)
+    with_total = rows + [["合計", "", "", 1, 1]]
+    plain = read_table(rows, header, ())
+    sliced = read_table(with_total, header, ())
+    pd.testing.assert_frame_equal(plain.frame, sliced.frame)
+    assert plain.kinds.keys() == sliced.kinds.keys()
+    for name in plain.kinds:
+        _same_kinds(plain.kinds[name], sliced.kinds[name])
+
+
+def test_a_clean_table_is_read_without_copying_the_cells() -> None:
+    rows = [VISA_HEAD, *(["108/01", f"館{i}", "停留簽證", i, i] for i in range(50))]
+    table = read_table(rows, find_header(rows), ())
+    assert table.frame["_row"].tolist() == list(range(2, 52))
+    assert table.frame["mission"].tolist() == [f"館{i}" for i in range(50)]
+    _same_kinds(table.kinds["applications"], V.kinds_of(np.array(list(range(50)), dtype=object)))

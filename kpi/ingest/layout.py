@@ -213,9 +213,15 @@ def read_table(
     after_note = np.maximum.accumulate(is_note) & (filled <= 2)
     keep = np.flatnonzero((filled > 0) & ~is_total & ~after_note)
     names, cols = list(header.columns), list(header.columns.values())
-    out = pd.DataFrame(grid[np.ix_(keep, cols)], columns=names, dtype=object, copy=False)
+    if len(keep) == height and cols == list(range(width)):
+        # Every row and column is data (a sheet as the template writes it): no copies.
+        out = pd.DataFrame(grid, columns=names, dtype=object, copy=False)
+        fields = {name: kinds[col] for name, col in header.columns.items()}
+    else:
+        out = pd.DataFrame(grid[np.ix_(keep, cols)], columns=names, dtype=object, copy=False)
+        fields = {name: kinds[col].take(keep) for name, col in header.columns.items()}
     out["_row"] = keep + start + 1
-    return Table(out, {name: kinds[col].take(keep) for name, col in header.columns.items()})
+    return Table(out, fields)
 
 
 def _grid(
@@ -262,10 +268,7 @@ class _Texts:
         where = np.flatnonzero(kinds.text_codes >= 0)
         codes = kinds.text_codes[where]
         distinct = [u.strip() for u in kinds.texts]
-        blank = kinds.of_type([_NONE])
-        floats = kinds.of_type([float])
-        if floats.any():
-            blank[floats] = np.isnan(cells[floats].astype(float))
+        blank = kinds.of_type([_NONE]) | kinds.missing_floats()
         empty = np.array([not t for t in distinct], dtype=bool)
         blank[where[empty[codes]]] = True
         return cls(where, codes, distinct, blank)

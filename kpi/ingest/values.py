@@ -11,6 +11,7 @@ classify the cells again.
 from __future__ import annotations
 
 import datetime as dt
+import math
 import re
 import unicodedata
 from dataclasses import dataclass, replace
@@ -119,6 +120,7 @@ class _Cells:
     blank: np.ndarray
     other: np.ndarray
     index: pd.Index
+    floats: np.ndarray | None = None  # the float cells' values (Kinds.floats)
 
     @property
     def text(self) -> np.ndarray:
@@ -147,6 +149,9 @@ class Kinds:
     types: tuple[type, ...]  # the distinct python types of the column
     text_codes: np.ndarray  # per text cell, its index in ``texts``; -1 for other cells
     texts: np.ndarray  # the distinct texts, as written
+    # Per cell, the value of a float cell and NaN for any other; None when there are no
+    # float cells. Converted once, in C, for the layout's blank test and the parsers.
+    floats: np.ndarray | None = None
 
     def of_type(self, group: list[type]) -> np.ndarray:
         """Which cells are exactly of one of these types (bool does not count as int)."""
@@ -155,7 +160,16 @@ class Kinds:
 
     def take(self, positions: np.ndarray) -> Kinds:
         """The kinds of some cells, in that order (the distinct types and texts are kept)."""
-        return Kinds(self.type_codes[positions], self.types, self.text_codes[positions], self.texts)
+        floats = None if self.floats is None else self.floats[positions]
+        return Kinds(
+            self.type_codes[positions], self.types, self.text_codes[positions], self.texts, floats
+        )
+
+    def missing_floats(self) -> np.ndarray:
+        """Which cells are a float NaN."""
+        if self.floats is None:
+            return np.zeros(len(self.type_codes), dtype=bool)
+        return np.isnan(self.floats) & self.of_type(_FLOAT_TYPES)
 
 
 def kinds_of(values: np.ndarray) -> Kinds:
@@ -170,9 +184,13 @@ def kinds_of(values: np.ndarray) -> Kinds:
         # One comparison per extra type.
         cell_types = _TYPE_OF(values)
         for i, t in enumerate(types[1:], start=1):
-            type_codes[np.equal(cell_types, t).astype(bool)] = i
+            # Boxed: numpy would take a numpy scalar type such as float64 for a dtype.
+            boxed = np.empty((), dtype=object)
+            boxed[()] = t
+            type_codes[np.equal(cell_types, boxed).astype(bool)] = i
     text_codes = np.full(len(values), -1, dtype=np.intp)
     untyped = Kinds(type_codes, types, text_codes, np.array([], dtype=object))
+    untyped = replace(untyped, floats=_float_values(values, untyped.of_type(_FLOAT_TYPES)))
     text = untyped.of_type(_TEXT_TYPES)
     if not text.any():
         return untyped
@@ -180,14 +198,22 @@ def kinds_of(values: np.ndarray) -> Kinds:
     return replace(untyped, texts=np.asarray(texts, dtype=object))
 
 
+def _float_values(values: np.ndarray, is_float: np.ndarray) -> np.ndarray | None:
+    """The float cells' values (NaN elsewhere), converted in one C loop; None if none."""
+    if is_float.all():
+        return values.astype(float)
+    if not is_float.any():
+        return None
+    out = np.full(len(values), np.nan)
+    out[is_float] = values[is_float].astype(float)
+    return out
+
+
 def _cells(s: pd.Series, kinds: Kinds | None = None) -> _Cells:
     # Exact python types: calamine returns plain builtins, and bool must not count as int.
     values = s.to_numpy(dtype=object)
     kinds = kinds_of(values) if kinds is None else kinds
-    floats = kinds.of_type(_FLOAT_TYPES)
-    missing = kinds.of_type(_MISSING_TYPES)
-    if floats.any():
-        missing[floats] = np.isnan(values[floats].astype(float))
+    missing = kinds.of_type(_MISSING_TYPES) | kinds.missing_floats()
     texts = _texts([_fold_one(t) for t in kinds.texts])
     codes = kinds.text_codes
     if len(texts):
@@ -199,7 +225,7 @@ def _cells(s: pd.Series, kinds: Kinds | None = None) -> _Cells:
     date = kinds.of_type(_DATE_TYPES) & ~missing
     blank = blank_text | missing
     other = ~((codes >= 0) | number | boolean | date | blank)
-    return _Cells(codes, texts, number, boolean, date, blank, other, s.index)
+    return _Cells(codes, texts, number, boolean, date, blank, other, s.index, kinds.floats)
 
 
 def _extract(texts: pd.Series, pattern: str) -> pd.DataFrame:
@@ -232,17 +258,30 @@ def _roc(year: pd.Series) -> pd.Series:
     return pd.Series(np.where(ok, roc, np.nan), index=year.index)
 
 
-def _number_values(s: pd.Series, mask: np.ndarray) -> pd.Series:
+def _number_values(s: pd.Series, cells: _Cells) -> pd.Series:
     """Numeric cells as float64 (NaN elsewhere)."""
+    mask = cells.number
     out = np.full(len(s), np.nan)
+    if cells.floats is not None:
+        # Float cells were converted by kinds_of; a number cell that is not NaN there is
+        # an int (a number cell of float type is never NaN: that one is blank).
+        out = np.where(mask, cells.floats, np.nan)
+        mask = mask & np.isnan(out)
     if mask.any():
-        cells = s.to_numpy(dtype=object)[mask]
+        ints = s.to_numpy(dtype=object)[mask]
         try:
             # Python and numpy numbers convert in C; an int past float's range does not.
-            out[mask] = cells.astype(float)
+            out[mask] = ints.astype(float)
         except (OverflowError, TypeError, ValueError):
-            out[mask] = pd.to_numeric(pd.Series(cells), errors="coerce").astype(float)
+            out[mask] = [_float_or_nan(v) for v in ints]
     return pd.Series(out, index=s.index)
+
+
+def _float_or_nan(value: object) -> float:
+    try:
+        return float(value)
+    except (OverflowError, TypeError, ValueError):
+        return math.nan
 
 
 def _whole(v: pd.Series, below: float = 2**53) -> pd.Series:
@@ -313,7 +352,7 @@ def parse_number(s: pd.Series, blank_is_zero: bool = False, kinds: Kinds | None 
     text_value = np.append(t["value"].to_numpy(dtype=float), np.nan)[cells.codes]
     dash = np.append(t["dash"].to_numpy(dtype=bool), False)[cells.codes]
     percent = np.append(t["percent"].to_numpy(dtype=bool), False)[cells.codes]
-    values = np.where(cells.number, _number_values(s, cells.number).to_numpy(), text_value)
+    values = np.where(cells.number, _number_values(s, cells).to_numpy(), text_value)
     values = np.where(np.isfinite(values), values, np.nan)
     read = ~np.isnan(values)
     blank = cells.blank | dash
@@ -340,7 +379,7 @@ def parse_year(s: pd.Series, kinds: Kinds | None = None) -> Parsed:
     """108, 108年, 民國108年度, 2019, 2019年, a date cell → ROC year (Int64)."""
     cells = _cells(s, kinds)
     text = cells.on_text(_roc(_extract(cells.texts, _YEAR_RE)["y"]))
-    number = _roc(_whole(_number_values(s, cells.number)))
+    number = _roc(_whole(_number_values(s, cells)))
     date = _roc(_date_parts(s, cells.date)["y"])
     values = _pick(cells, text, number, date)
     return _result(values.astype("Int64"), cells, values.isna().to_numpy())
@@ -363,7 +402,7 @@ def parse_month(s: pd.Series, kinds: Kinds | None = None) -> Parsed:
     """3, 03, 3月, 三月, 12月底, 截至3月, a date cell → 1–12 (Int64)."""
     cells = _cells(s, kinds)
     text = cells.on_text(_month(_extract(cells.texts, _MONTH_RE)["m"]))
-    number = _month(_number_values(s, cells.number))
+    number = _month(_number_values(s, cells))
     date = _date_parts(s, cells.date)["m"]
     values = _pick(cells, text, number, date)
     return _result(values.astype("Int64"), cells, values.isna().to_numpy())
@@ -391,7 +430,7 @@ def parse_quarter(s: pd.Series, kinds: Kinds | None = None) -> Parsed:
     """第2季, 第二季, Q2, 2, 108Q2, 2019Q2, 108年第2季, 2019 Q2, 2Q → 1–4; year where written."""
     cells = _cells(s, kinds)
     t = cells.on_text(_text_quarters(cells.texts))
-    number = _whole(_number_values(s, cells.number))
+    number = _whole(_number_values(s, cells))
     number = number.where((number >= 1) & (number <= 4))
     values = t["quarter"].where(cells.text, number.where(cells.number))
     year = t["year"].where(cells.text)
@@ -459,7 +498,7 @@ def _digit_strings(numbers: pd.Series, low: float, high: float) -> pd.Series:
 def parse_date(s: pd.Series, kinds: Kinds | None = None) -> Parsed:
     """108/02/15, 108.2.15, 108年2月15日, 2019-02-15, 20190215, date cells, Excel serials."""
     cells = _cells(s, kinds)
-    numbers = _number_values(s, cells.number)
+    numbers = _number_values(s, cells)
     typed = _digit_strings(numbers, 1_000_000, 100_000_000)
     number = _serial_dates(numbers).fillna(_text_dates(typed).reindex(s.index))
     text = cells.on_text(_text_dates(cells.texts))
@@ -492,7 +531,7 @@ def parse_year_month(s: pd.Series, kinds: Kinds | None = None) -> Parsed:
     """108/01, 108年4月, 2019-01, 201901, 108/01/31, a date cell → month, with `year` (ROC)."""
     cells = _cells(s, kinds)
     text = cells.on_text(_text_year_months(cells.texts))
-    numbers = _number_values(s, cells.number)
+    numbers = _number_values(s, cells)
     typed = _text_year_months(_digit_strings(numbers, 10_000, 1_000_000)).reindex(s.index)
     serial = _serial_dates(numbers)
     n_year = typed["year"].fillna(_roc(serial.dt.year.astype(float)))
@@ -559,7 +598,7 @@ def parse_text(s: pd.Series, kinds: Kinds | None = None) -> Parsed:
     cells = _cells(s, kinds)
     values = cells.on_text(cells.texts).astype(object)
     if cells.number.any():
-        numbers = _number_values(s, cells.number)[cells.number]
+        numbers = _number_values(s, cells)[cells.number]
         whole = _whole(numbers).notna()
         rendered = numbers.astype(str).astype(object)
         rendered[whole] = numbers[whole].astype("int64").astype(str).to_numpy(dtype=object)
