@@ -756,6 +756,54 @@ _PARSERS = {
 }
 
 
+@given(
+    st.lists(
+        st.one_of(
+            raw_cells,
+            st.sampled_from(["108/01", "駐日本代表處", "停留簽證", ""]),
+            st.text(max_size=3).map(np.str_),
+        ),
+        min_size=1,
+        max_size=30,
+    ),
+    st.booleans(),
+)
+def test_kinds_of_reads_each_cell_as_it_is(cells: list[object], text_first: bool) -> None:
+    # kinds_of takes a column's types from its distinct values when it starts with text,
+    # from a pass over the cells otherwise; cell by cell, the answer is the cell itself.
+    if text_first:
+        cells = ["108/01", *cells]
+    values = np.empty(len(cells), dtype=object)
+    values[:] = cells
+    kinds = V.kinds_of(values)
+    for i, cell in enumerate(cells):
+        kind = kinds.types[kinds.type_codes[i]]
+        is_text = isinstance(cell, str)
+        assert kind is type(cell) or (is_text and issubclass(kind, str)), (cell, kind)
+        code = kinds.text_codes[i]
+        assert (code >= 0) == is_text, cell
+        if is_text:
+            assert kinds.texts[code] == cell
+        is_float = type(cell) in (float, np.float64)
+        if kinds.floats is None:
+            assert not is_float, cell
+        elif is_float and not math.isnan(cell):
+            assert kinds.floats[i] == cell
+        else:
+            assert math.isnan(kinds.floats[i]), cell
+
+
+def test_a_column_of_texts_is_one_kind_and_a_late_number_is_seen() -> None:
+    names = np.array(["駐日本代表處", "駐美國代表處", "駐日本代表處"], dtype=object)
+    kinds = V.kinds_of(names)
+    assert kinds.types == (str,) and list(kinds.text_codes) == [0, 1, 0]
+    mixed = np.array(["駐日本代表處", "", 12.0, None], dtype=object)
+    kinds = V.kinds_of(mixed)
+    assert set(kinds.types) == {str, float, type(None)}
+    assert list(kinds.of_type([float])) == [False, False, True, False]
+    assert list(kinds.text_codes >= 0) == [True, True, False, False]
+
+
 def _same(a: V.Parsed, b: V.Parsed) -> None:
     pd.testing.assert_series_equal(a.values, b.values)
     for name in ("bad", "blank", "percent"):

@@ -7,6 +7,7 @@ turns such a sheet into a plain table of data rows that keep their Excel row num
 
 from __future__ import annotations
 
+import itertools
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -232,11 +233,11 @@ def _grid(
     width = max([max(map(len, rows), default=0), *(c + 1 for _, c in formulas)])
     height = max(max([len(rows), *(r + 1 for r, _ in formulas)]) - start, 0)
     body = rows[start:]
-    if body and len(set(map(len, body))) == 1:
-        # The reader pads every row to one width: one copy, no per-row work.
-        block = np.array(body, dtype=object)
-        if block.shape == (height, width):
-            return block
+    if body and len(set(map(len, body))) == 1 and (len(body), len(body[0])) == (height, width):
+        # The reader pads every row to one width: one copy, no per-row work (fromiter over
+        # the chained rows; np.array would first probe the nesting of every row).
+        cells = itertools.chain.from_iterable(body)
+        return np.fromiter(cells, dtype=object, count=height * width).reshape(height, width)
     grid = np.full((height, width), "", dtype=object)
     for i, r in enumerate(body):
         grid[i, : len(r)] = r

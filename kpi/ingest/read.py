@@ -622,7 +622,8 @@ _HUGE = 10**9
 def _parse_addresses(a: np.ndarray, pos: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Addresses starting at pos ("B7", "xfd1048576", "12" for a row): 1-based row, column."""
     # Each address's bytes side by side, so that every step below reads one narrow column.
-    window = a[pos[:, None] + np.arange(_REF_WIDTH)]
+    # Taken as rows of a sliding view: one index per address, not a matrix of indexes.
+    window = np.lib.stride_tricks.sliding_window_view(a, _REF_WIDTH)[pos]
     cols = np.zeros(len(pos), dtype=np.int64)
     rows = np.zeros(len(pos), dtype=np.int64)
     in_letters = np.ones(len(pos), dtype=bool)

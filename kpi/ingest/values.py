@@ -175,6 +175,12 @@ class Kinds:
 def kinds_of(values: np.ndarray) -> Kinds:
     """Classify a column of raw cells (an object array) by type, factorizing its texts."""
     type_codes = np.zeros(len(values), dtype=np.intp)
+    if len(values) and type(values[0]) is str:
+        # A column of names or periods: its distinct values tell its types as well, since
+        # only a str equals a str (a numpy str_ may pass for one: both are text).
+        codes, texts = pd.factorize(values)
+        if (codes >= 0).all() and all(type(t) is str for t in texts):
+            return Kinds(type_codes, (str,), codes, np.asarray(texts, dtype=object))
     # Most columns hold cells of one type: the set of types then is all there is to know.
     types = tuple(set(map(type, values)))
     if len(types) == 1 and types[0] in _TEXT_TYPES:
