@@ -810,6 +810,12 @@ class Store:
         if ds.name == "visits":
             old["date"] = pd.to_datetime(old["date"])
         old = old.loc[:, ~old.columns.duplicated()]
+        if old.empty:
+            # The store holds nothing of the file's months (a first import): no key to
+            # compare, every row is new.
+            kept = old.drop(columns=["id", "deleted"])
+            nothing = np.array([], dtype=np.int64)
+            return _Plan(Changes(len(frame)), nothing, pd.DataFrame(), kept, scope)
         new = frame[key + value_cols].copy()
         if ds.name == "visits":
             new["date"] = pd.to_datetime(new["date"])
@@ -892,7 +898,8 @@ class Store:
         periods = rows
         if ds.name == "kpi_values":
             periods, after = (f.assign(month=f["quarter"] * 3) for f in (rows, after))
-        months = set(zip(periods["year"].astype(int), periods["month"].astype(int), strict=True))
+        pairs = periods[["year", "month"]].drop_duplicates().to_numpy()
+        months = {(int(y), int(m)) for y, m in pairs}
         with ThreadPoolExecutor(1, thread_name_prefix="kpi-summaries") as pool:
             computed = pool.submit(rollups.in_memory, ds.name, months, after, p.scope)
             self._insert_rows(conn, ds.name, t, rows, batch_id)

@@ -264,13 +264,18 @@ def test_a_changed_file_counts_changed_new_and_unchanged_exactly(store):
 
 
 def test_rows_of_other_periods_are_left_alone(store):
+    # The store holds nothing of the file's month: the diff has no key to compare.
     do_import(store, base_files())
+    before = (snapshot(store), total_versions(store))
     q2 = budget(
         [(108, 6, "外交部", "外交管理業務", "經常門", 240_961_000, 120_000_000, 99_000_000, 0)]
     )
-    out = do_import(store, {"budget": q2})
+    out = do_import(store, {"budget": q2}, replace_quarters=True)
     assert out.changes["budget"].as_dict() == {"new": 1, "changed": 0, "unchanged": 0, "removed": 0}
     assert len(store.current_rows("budget")) == 4
+    assert total_versions(store) == before[1] + 1  # nothing superseded, nothing tombstoned
+    store.undo(out.batch_id)
+    assert (snapshot(store), total_versions(store) - 1) == before
 
 
 # -- undo ---------------------------------------------------------------------------------

@@ -113,7 +113,9 @@ def analyze(
 def _dedupe(name: str, frame: pd.DataFrame, problems: list[Problem]) -> pd.DataFrame:
     """One row per natural key: amounts of repeated keys add up, other datasets keep the last."""
     key = list(DATASETS[name].key)
-    frame = frame.dropna(subset=[k for k in key if k in frame]).reset_index(drop=True)
+    present = [k for k in key if k in frame]
+    if frame[present].isna().to_numpy().any():
+        frame = frame.dropna(subset=present).reset_index(drop=True)
     dup = frame.duplicated(key, keep=False)
     if not dup.any():
         return frame
