@@ -5,7 +5,9 @@ drawn (each .js-plotly-plot holds its .main-svg) and the app is idle. Each timed
 is a new browser context (a new session, nothing in the browser's cache) on a server
 whose caches an earlier visit has filled; the very first visit after the server started
 is reported apart. Then every page is visited once, so that the server's peak memory
-(VmHWM) covers them all.
+(VmHWM) covers them all. Last, with that server stopped, bench/reference_app.py (two small
+charts and nothing else) is timed the same way: what Streamlit and Plotly cost on this
+machine, the yardstick for the overview's time when machines differ.
 """
 
 from __future__ import annotations
@@ -29,6 +31,8 @@ from bench.report import Row, Target
 from kpi.paths import ROOT
 
 OVERVIEW = Target(2500, "ms")
+REFERENCE_APP = Path(__file__).with_name("reference_app.py")
+REFERENCE_CHARTS = 2
 SERVER_PEAK = Target(500, "MB")
 CHROMIUM = os.environ.get("KPI_CHROMIUM", "/usr/bin/chromium")
 # As in the end-to-end tests: no sandbox (root in containers), no calls to Google's services.
@@ -66,6 +70,7 @@ class BrowserResult:
     first_visit_ms: float
     new_browser: Timing  # a new browser context per visit: nothing cached
     returning: Timing  # a new tab per visit in a context that has the app's assets cached
+    reference: Timing  # bench/reference_app.py, new browser: what Streamlit + Plotly cost
     charts: int
     pages: tuple[str, ...]
     errors: tuple[str, ...]
@@ -78,6 +83,12 @@ class BrowserResult:
             Row("overview, first visit after server start", value=self.first_visit_ms),
             Row(f"overview, new browser, {charts}", self.new_browser, target=OVERVIEW),
             Row(f"overview, returning browser, {charts}", self.returning, target=OVERVIEW),
+            Row("reference: a page of two small charts, new browser", self.reference),
+            Row(
+                "overview ÷ reference, new browser",
+                value=self.new_browser.median / self.reference.median,
+                unit="×",
+            ),
         ]
 
     def memory_rows(self) -> list[Row]:
@@ -113,12 +124,14 @@ def _wait_healthy(url: str, proc: subprocess.Popen, timeout: float = 120) -> Non
 
 
 @contextmanager
-def _server(store_url: str, log_path: Path) -> Iterator[tuple[str, int]]:
-    """`streamlit run dashboard.py` on a free port: its address and its process id."""
+def _server(
+    store_url: str, log_path: Path, script: Path = ROOT / "dashboard.py"
+) -> Iterator[tuple[str, int]]:
+    """`streamlit run <script>` on a free port (the app's config): its address and pid."""
     port = _free_port()
     env = {**os.environ, "KPI_DATABASE_URL": store_url, "PYTHONPATH": str(ROOT)}
     command = [
-        sys.executable, "-m", "streamlit", "run", str(ROOT / "dashboard.py"),
+        sys.executable, "-m", "streamlit", "run", str(script),
         "--server.port", str(port), "--server.address", "127.0.0.1",
         "--server.headless", "true", "--browser.gatherUsageStats", "false",
     ]  # fmt: skip
@@ -212,13 +225,29 @@ def run(store_url: str, runs: int, log_path: Path) -> BrowserResult:
         finally:
             browser.close()
         peak, rss = peak_rss_mb(pid), rss_mb(pid)
+    reference = _reference(store_url, runs, log_path.with_name("streamlit-reference.log"), errors)
     return BrowserResult(
         first_visit_ms=first,
         new_browser=Timing(tuple(fresh)),
         returning=Timing(tuple(again)),
+        reference=reference,
         charts=charts,
         pages=tuple(pages),
         errors=tuple(errors),
         server_peak_mb=peak,
         server_rss_mb=rss,
     )
+
+
+def _reference(store_url: str, runs: int, log_path: Path, errors: list[str]) -> Timing:
+    """The reference page, timed as the overview in a new browser, once its server is warm."""
+    with _server(store_url, log_path, REFERENCE_APP) as (url, _), sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            _new_browser_visit(browser, url, REFERENCE_CHARTS, errors)  # start-up, untimed
+            visits = [
+                _new_browser_visit(browser, url, REFERENCE_CHARTS, errors) for _ in range(runs)
+            ]
+        finally:
+            browser.close()
+    return Timing(tuple(visits))
