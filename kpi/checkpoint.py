@@ -13,12 +13,24 @@ connection reads it, and the next copy (or the last connection to close) finishe
 
 from __future__ import annotations
 
+import atexit
 import logging
 import threading
+import weakref
 
 from sqlalchemy.engine import Engine
 
 log = logging.getLogger(__name__)
+
+# Threads that may still have a copy to make: a process that ends without disposing its
+# store (the CLI) finishes them before it exits, instead of leaving the copy to the next.
+_running: weakref.WeakSet[Checkpointer] = weakref.WeakSet()
+
+
+@atexit.register
+def _finish_at_exit() -> None:
+    for checkpointer in list(_running):
+        checkpointer.close()
 
 
 class Checkpointer:
@@ -41,6 +53,7 @@ class Checkpointer:
                     target=self._run, name="kpi-checkpoint", daemon=True
                 )
                 self._thread.start()
+                _running.add(self)
             self._cond.notify()
 
     def close(self) -> None:

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import logging
+import os
 import shutil
 import sqlite3
+import subprocess
+import sys
 import threading
 from pathlib import Path
 
@@ -13,6 +16,7 @@ import pytest
 import sqlalchemy as sa
 
 from kpi.checkpoint import Checkpointer
+from kpi.paths import ROOT
 from kpi.store import Store, make_engine
 
 ROWS = pd.DataFrame(
@@ -125,3 +129,26 @@ def test_requests_while_copying_coalesce_and_none_is_lost(tmp_path: Path) -> Non
     release.set()
     c.close()
     assert len(calls) == 2
+
+
+def test_a_process_that_ends_without_dispose_finishes_the_copy(tmp_path: Path) -> None:
+    # The CLI never disposes its store; another process keeps the database open, so the
+    # last connection's own checkpoint on close does not happen either.
+    db = tmp_path / "kpi.sqlite3"
+    Store(f"sqlite:///{db}").dispose()
+    other = make_engine(f"sqlite:///{db}")
+    with other.connect() as reader:
+        reader.exec_driver_sql("SELECT 1").all()
+        script = (
+            "import sys; from kpi.store import Store; "
+            "Store(sys.argv[1]).record('cli', 'from a process', {})"
+        )
+        subprocess.run(
+            [sys.executable, "-c", script, f"sqlite:///{db}"],
+            check=True,
+            cwd=ROOT,
+            env={**os.environ, "PYTHONPATH": str(ROOT)},
+            timeout=60,
+        )
+        assert "from a process" in _audit_actions(_file_alone(db, tmp_path))
+    other.dispose()
