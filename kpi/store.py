@@ -15,7 +15,9 @@ import datetime as dt
 import hashlib
 import json
 import os
+import sqlite3
 import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -229,8 +231,8 @@ def make_engine(url: str) -> Engine:
             # Let SQLAlchemy's "begin" event choose BEGIN or BEGIN IMMEDIATE (below).
             dbapi_conn.isolation_level = None
             cur = dbapi_conn.cursor()
-            cur.execute("PRAGMA journal_mode=WAL")
             cur.execute("PRAGMA busy_timeout=30000")
+            _journal_mode_wal(cur)
             cur.execute("PRAGMA foreign_keys=ON")
             cur.execute("PRAGMA synchronous=NORMAL")
             # Commits only append to the log; a Store copies it in a thread (kpi.checkpoint).
@@ -246,6 +248,25 @@ def make_engine(url: str) -> Engine:
 
         return engine
     return sa.create_engine(url, pool_pre_ping=True)
+
+
+def _journal_mode_wal(cur: sqlite3.Cursor, wait: float = 30.0) -> None:
+    """WAL mode (kept in the file, so set by whichever connection comes first).
+
+    SQLite answers "database is locked" to this pragma at once, without the busy
+    timeout, while another connection holds the lock it needs: two processes opening a
+    new file at the same moment, or one opening it while another closes the last
+    connection and removes the log. Such a moment passes; the pragma is tried again.
+    """
+    deadline = time.monotonic() + wait
+    while True:
+        try:
+            cur.execute("PRAGMA journal_mode=WAL").fetchall()
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.02)
 
 
 _UPGRADING = threading.Lock()

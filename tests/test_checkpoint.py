@@ -1,4 +1,5 @@
-"""SQLite's log is copied into the database file by the store's thread, not by commits."""
+"""SQLite: the store's thread copies the log into the database file (commits do not), and
+WAL mode is set even when another process holds the lock at that moment."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ import sqlalchemy as sa
 
 from kpi.checkpoint import Checkpointer
 from kpi.paths import ROOT
-from kpi.store import Store, make_engine
+from kpi.store import Store, _journal_mode_wal, make_engine
 
 ROWS = pd.DataFrame(
     {
@@ -152,3 +153,36 @@ def test_a_process_that_ends_without_dispose_finishes_the_copy(tmp_path: Path) -
         )
         assert "from a process" in _audit_actions(_file_alone(db, tmp_path))
     other.dispose()
+
+
+class _LockedCursor:
+    """A cursor whose journal_mode pragma meets a held lock a few times, then goes through."""
+
+    def __init__(self, locked: int, error: str = "database is locked") -> None:
+        self.locked, self.error, self.calls = locked, error, 0
+
+    def execute(self, sql: str):
+        self.calls += 1
+        if self.calls <= self.locked:
+            raise sqlite3.OperationalError(self.error)
+        return self
+
+    def fetchall(self) -> list:
+        return [("wal",)]
+
+
+def test_switching_to_wal_waits_out_a_lock_sqlite_does_not_wait_for() -> None:
+    # Two processes opening a new file at once: one of them met "database is locked" at
+    # once (the busy timeout does not cover this pragma) and failed to start.
+    cur = _LockedCursor(locked=3)
+    _journal_mode_wal(cur)
+    assert cur.calls == 4
+
+
+def test_switching_to_wal_gives_up_after_its_wait_and_on_other_errors() -> None:
+    with pytest.raises(sqlite3.OperationalError, match="locked"):
+        _journal_mode_wal(_LockedCursor(locked=10**6), wait=0.1)
+    other = _LockedCursor(locked=1, error="disk I/O error")
+    with pytest.raises(sqlite3.OperationalError, match="disk"):
+        _journal_mode_wal(other)
+    assert other.calls == 1
