@@ -137,7 +137,11 @@ def visa_by_month(store: Store, year: int) -> pd.DataFrame:
 
 
 def visa_by_mission(store: Store, year: int, upto_month: int = 12) -> pd.DataFrame:
-    """Per mission (with region): issued and the issued-weighted average processing days."""
+    """Per mission (with region): issued and the issued-weighted average processing days.
+
+    Read from the rows themselves, never from a summary: the reference the tests check
+    the summary-based views against (the pages use visa_mission_totals).
+    """
     t = ROW_TABLES["visa"]
     reported = t.c.avg_days.is_not(None)
     q = (
@@ -406,8 +410,8 @@ def schema_order(values: pd.Series, choices: Sequence[str]) -> pd.Series:
 def visa_missions(by_mission_type: pd.DataFrame) -> pd.DataFrame:
     """visa_by_mission_type rolled up to missions: the same columns as visa_by_mission.
 
-    The consular page reads the mission × type rows once and derives this from them,
-    rather than scanning the visa rows a second time.
+    The pages use visa_mission_totals (the same grouping in SQL); the tests check that
+    and the summary tables against this roll-up and against visa_by_mission.
     """
     cols = ["issued", "day_weight", "issued_reported"]
     if by_mission_type.empty:
